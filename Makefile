@@ -1,0 +1,132 @@
+# pcvm - see README.md. GNU make.
+#
+#   make              build build/pcvm
+#   make deps         install the Debian packages the build and tests need
+#   make run          boot the built-in demo guest in the terminal
+#   make test         build and run every test (SANITIZE=1: under ASan/UBSan)
+#   make bench        print speed figures (never fails for being slow)
+#   make install      PREFIX=/usr/local by default
+#   make clean
+
+CC := gcc
+CXX := g++
+NASM := nasm
+PREFIX ?= /usr/local
+VERSION := 0.1
+
+ifeq ($(SANITIZE),1)
+BUILD := build/san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD := build
+SANFLAGS :=
+endif
+
+# Lazily evaluated: `make deps` may be what installs pkg-config and the -dev
+# packages, so these are expanded only when a rule needs them.
+PKG_CFLAGS = $(shell pkg-config --cflags libpng ncursesw zlib 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs libpng ncursesw zlib 2>/dev/null)
+
+CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE $(SANFLAGS) -MMD -MP \
+	-DPCVM_VERSION='"$(VERSION)"'
+CXXFLAGS := -std=gnu++17 -O1 -g -Wall -Wextra -Werror $(SANFLAGS) -MMD -MP \
+	-Isrc -Itests/shim
+LDFLAGS := $(SANFLAGS)
+LDLIBS = $(PKG_LIBS) -lm -lrt
+
+SRCS := $(shell find src -name '*.c' | sort)
+ASMS := $(shell find src -name '*.S' | sort)
+OBJS := $(SRCS:%.c=$(BUILD)/obj/%.o) $(ASMS:%.S=$(BUILD)/obj/%.o)
+LIB_OBJS := $(filter-out $(BUILD)/obj/src/main.o,$(OBJS))
+
+UNIT_SRCS := $(wildcard tests/unit/*.cc) $(wildcard tests/shim/*.cc)
+UNIT_OBJS := $(UNIT_SRCS:%.cc=$(BUILD)/obj/%.o)
+SYS_SRCS := $(wildcard tests/system/*.cc)
+SYS_OBJS := $(SYS_SRCS:%.cc=$(BUILD)/obj/%.o)
+
+GUEST_SRCS := $(wildcard tests/guests/*.asm)
+GUESTS := $(GUEST_SRCS:tests/guests/%.asm=$(BUILD)/guests/%.bin)
+
+DEMO_IMG := $(BUILD)/demo.img
+
+DEB_PACKAGES := gcc g++ make pkg-config libpng-dev libncurses-dev zlib1g-dev \
+	libgtest-dev nasm seabios
+
+.PHONY: all deps run test test-run bench install clean guests
+.DEFAULT_GOAL := all
+
+all: $(BUILD)/pcvm
+
+$(BUILD)/pcvm: $(OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+# The demo guest is embedded in the binary so `pcvm` alone boots it.
+$(BUILD)/obj/src/demo_image.o: src/demo_image.S $(DEMO_IMG)
+	@mkdir -p $(dir $@)
+	$(CC) -c -DDEMO_IMG='"$(DEMO_IMG)"' -o $@ $<
+
+$(DEMO_IMG): examples/demo/demo.asm
+	@mkdir -p $(dir $@)
+	$(NASM) -f bin -o $@ $<
+
+$(BUILD)/obj/%.o: %.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -c -o $@ $<
+
+$(BUILD)/guests/%.bin: tests/guests/%.asm $(wildcard tests/guests/*.inc)
+	@mkdir -p $(dir $@)
+	$(NASM) -f bin -Itests/guests/ -o $@ $<
+
+guests: $(GUESTS)
+
+$(BUILD)/unit-tests: $(UNIT_OBJS) $(LIB_OBJS)
+	$(CXX) $(LDFLAGS) -o $@ $^ -lgtest -lgtest_main -lpthread $(LDLIBS)
+
+$(BUILD)/system-tests: $(SYS_OBJS) $(BUILD)/obj/tests/shim/run.o
+	$(CXX) $(LDFLAGS) -o $@ $^ -lgtest -lgtest_main -lpthread
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' \
+			|| missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "make deps: installing$$missing"; \
+		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update || echo "make deps: apt-get update reported errors; trying the install anyway"; \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends $$missing; \
+	fi
+
+run: deps
+	$(MAKE) all
+	$(BUILD)/pcvm
+
+test: deps
+	$(MAKE) test-run
+
+test-run: $(BUILD)/pcvm $(BUILD)/unit-tests $(BUILD)/system-tests $(GUESTS)
+	@fail=0; \
+	echo "== unit tests"; \
+	$(BUILD)/unit-tests --gtest_brief=1 || fail=1; \
+	echo "== system tests (guests and the pcvm binary)"; \
+	PCVM=$(BUILD)/pcvm GUESTS=$(BUILD)/guests TESTDATA=tests/data BUILD=$(BUILD) \
+		$(BUILD)/system-tests --gtest_brief=1 || fail=1; \
+	if [ $$fail = 0 ]; then echo "== all tests passed"; else echo "== TESTS FAILED"; fi; \
+	exit $$fail
+
+bench: deps
+	$(MAKE) all guests
+	@tests/bench/run.sh $(BUILD)
+
+install: $(BUILD)/pcvm
+	install -D -m 755 $(BUILD)/pcvm $(DESTDIR)$(PREFIX)/bin/pcvm
+	install -D -m 644 man/pcvm.1 $(DESTDIR)$(PREFIX)/share/man/man1/pcvm.1
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

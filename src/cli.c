@@ -1,0 +1,406 @@
+/*
+ * Command-line parsing with glibc's argp (on top of getopt_long). The option
+ * table below is the single source of the --help text. argp's own error
+ * printing is switched off so that every usage error is exactly one line
+ * that names the option or file at fault and how to fix it.
+ */
+#include "cli.h"
+#include "exitcode.h"
+#include "log.h"
+
+#include <argp.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef PCVM_VERSION
+#define PCVM_VERSION "0.1"
+#endif
+
+enum {
+	OPT_BIOS = 0x100,
+	OPT_HDA,
+	OPT_DISPLAY,
+	OPT_SERIAL,
+	OPT_TIMEOUT,
+	OPT_HELP,
+	OPT_USAGE,
+};
+
+static const struct argp_option options[] = {
+	{ NULL, 0, NULL, 0, "Machine:", 1 },
+	{ "memory", 'm', "SIZE", 0,
+	  "Guest RAM (K, M, G suffixes; a bare number is MiB). Default 128M", 1 },
+	{ "accel", 'a', "KIND", 0,
+	  "Execution backend: emu (software CPU) or auto (default)", 1 },
+	{ "bios", OPT_BIOS, "FILE", 0,
+	  "Firmware image mapped below 4 GiB (default " CFG_DEFAULT_BIOS ")", 1 },
+	{ NULL, 0, NULL, 0, "Disks:", 2 },
+	{ "hda", OPT_HDA, "FILE", 0,
+	  "First IDE hard disk (also: a bare FILE argument)", 2 },
+	{ NULL, 0, NULL, 0, "Display and I/O:", 3 },
+	{ "display", OPT_DISPLAY, "KIND", 0,
+	  "none, or curses (default: curses on a terminal, none otherwise)", 3 },
+	{ "serial", OPT_SERIAL, "WHERE", 0,
+	  "COM1 to stdio, none or file:PATH (default: stdio with --display "
+	  "none, none otherwise)", 3 },
+	{ NULL, 0, NULL, 0, "Running:", 4 },
+	{ "timeout", OPT_TIMEOUT, "SECONDS", 0,
+	  "End after this much host time with exit status 3", 4 },
+	{ "quiet", 'q', NULL, 0, "Print only errors", 4 },
+	{ "verbose", 'v', NULL, 0, "Say more (repeat for debug output)", 4 },
+	{ NULL, 0, NULL, 0, "Information:", -1 },
+	{ "help", OPT_HELP, NULL, 0, "Give this help list", -1 },
+	{ "usage", OPT_USAGE, NULL, 0, "Give a short usage message", -1 },
+	{ "version", 'V', NULL, 0, "Print the program version", -1 },
+	{ 0 }
+};
+
+static const char doc[] =
+	"pcvm -- boot an x86 PC virtual machine from one command line."
+	"\vWith no DISK, pcvm boots its built-in demo guest.\n\n"
+	"Exit status:\n"
+	"  0  the guest powered off\n"
+	"  1  runtime error\n"
+	"  2  usage error (bad option, size or file)\n"
+	"  3  --timeout expired\n"
+	"  128+N  ended by signal N\n";
+
+static const char args_doc[] = "[DISK]";
+
+struct parse_state {
+	struct vm_config *cfg;
+	bool done;
+	bool reported; /* a usage error was already printed */
+	const struct argp *argp;
+};
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_vmsg(LOG_ERROR, fmt, ap);
+	va_end(ap);
+	return EINVAL;
+}
+
+int cli_parse_size(const char *s, uint64_t default_unit, uint64_t *out)
+{
+	if (!s || !isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno == ERANGE)
+		return -ERANGE;
+	uint64_t unit = default_unit;
+	if (*end) {
+		switch (toupper((unsigned char)*end)) {
+		case 'B': unit = 1; break;
+		case 'K': unit = 1ull << 10; break;
+		case 'M': unit = 1ull << 20; break;
+		case 'G': unit = 1ull << 30; break;
+		case 'T': unit = 1ull << 40; break;
+		default: return -EINVAL;
+		}
+		end++;
+		/* accept K, KB, KiB spellings */
+		if (unit != 1) {
+			if (*end == 'i')
+				end++;
+			if (toupper((unsigned char)*end) == 'B')
+				end++;
+		}
+		if (*end)
+			return -EINVAL;
+	}
+	if (v && unit > UINT64_MAX / v)
+		return -ERANGE;
+	*out = v * unit;
+	return 0;
+}
+
+static uint64_t host_ram_bytes(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES);
+	long psize = sysconf(_SC_PAGESIZE);
+	if (pages <= 0 || psize <= 0)
+		return UINT64_MAX;
+	return (uint64_t)pages * (uint64_t)psize;
+}
+
+/* A file the guest will read: it must exist, be readable and be a regular
+ * file or a block device. */
+static int check_input_file(const char *opt, const char *path, bool want_write)
+{
+	struct stat st;
+	if (!*path)
+		return usage_error("%s: empty file name; give the path of an image file", opt);
+	if (stat(path, &st) < 0)
+		return usage_error("%s %s: %s; check the path", opt, path, strerror(errno));
+	if (S_ISDIR(st.st_mode))
+		return usage_error("%s %s: is a directory; give an image file", opt, path);
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+		return usage_error("%s %s: not a regular file or block device", opt, path);
+	if (access(path, want_write ? R_OK | W_OK : R_OK) < 0)
+		return usage_error("%s %s: %s; fix its permissions%s", opt, path,
+				   strerror(errno),
+				   want_write ? " (the guest writes to it)" : "");
+	return 0;
+}
+
+static int add_drive(struct vm_config *cfg, const char *opt, const char *file,
+		     int index)
+{
+	for (int i = 0; i < cfg->ndrives; i++)
+		if (cfg->drives[i].index == index)
+			return usage_error("%s: IDE position %d is already taken by %s; "
+					   "give each disk once", opt, index,
+					   cfg->drives[i].file);
+	if (cfg->ndrives == CFG_MAX_DRIVES)
+		return usage_error("%s: too many drives (at most %d)", opt, CFG_MAX_DRIVES);
+	int err = check_input_file(opt, file, true);
+	if (err)
+		return err;
+	cfg->drives[cfg->ndrives++] = (struct drive_config){
+		.file = file, .media = DRIVE_DISK, .index = index,
+	};
+	return 0;
+}
+
+static const struct argp_option *find_long(const char *name, size_t len, int *hits)
+{
+	const struct argp_option *hit = NULL;
+	*hits = 0;
+	for (const struct argp_option *o = options; o->name || o->key || o->doc; o++) {
+		if (!o->name || strncmp(o->name, name, len))
+			continue;
+		if (strlen(o->name) == len) {
+			*hits = 1;
+			return o;
+		}
+		(*hits)++;
+		hit = o;
+	}
+	return hit;
+}
+
+static const struct argp_option *find_short(int key)
+{
+	for (const struct argp_option *o = options; o->name || o->key || o->doc; o++)
+		if (o->key == key && key < 0x100)
+			return o;
+	return NULL;
+}
+
+/* With ARGP_NO_ERRS, argp reports only that getopt failed, not where. Walk
+ * argv the way getopt does and say in one line what is wrong. */
+static void report_bad_arg(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+		if (!strcmp(arg, "--"))
+			break;
+		if (!strncmp(arg, "--", 2)) {
+			const char *name = arg + 2;
+			const char *eq = strchr(name, '=');
+			size_t len = eq ? (size_t)(eq - name) : strlen(name);
+			int hits;
+			const struct argp_option *o = find_long(name, len, &hits);
+			if (!o) {
+				usage_error("unknown option '--%.*s'; see 'pcvm --help' for the list",
+					    (int)len, name);
+				return;
+			}
+			if (hits > 1) {
+				usage_error("option '--%.*s' is ambiguous; spell it out "
+					    "(see 'pcvm --help')", (int)len, name);
+				return;
+			}
+			if (!o->arg && eq) {
+				usage_error("option '--%s' takes no value; see 'pcvm --help'", o->name);
+				return;
+			}
+			if (o->arg && !eq && ++i >= argc) {
+				usage_error("option '--%s' needs a value (%s); see 'pcvm --help'",
+					    o->name, o->arg);
+				return;
+			}
+			continue;
+		}
+		if (arg[0] != '-' || !arg[1])
+			continue;
+		for (const char *c = arg + 1; *c; c++) {
+			const struct argp_option *o = find_short((unsigned char)*c);
+			if (!o) {
+				usage_error("unknown option '-%c'; see 'pcvm --help' for the list", *c);
+				return;
+			}
+			if (o->arg) {
+				if (!c[1] && ++i >= argc) {
+					usage_error("option '-%c' needs a value (%s); see 'pcvm --help'",
+						    *c, o->arg);
+					return;
+				}
+				break;
+			}
+		}
+	}
+	usage_error("bad command line; see 'pcvm --help'");
+}
+
+static error_t parse_opt1(int key, char *arg, struct argp_state *state);
+
+static error_t parse_opt(int key, char *arg, struct argp_state *state)
+{
+	struct parse_state *ps = state->input;
+	error_t err = parse_opt1(key, arg, state);
+	if (err && err != ARGP_ERR_UNKNOWN)
+		ps->reported = true;
+	return err;
+}
+
+static error_t parse_opt1(int key, char *arg, struct argp_state *state)
+{
+	struct parse_state *ps = state->input;
+	struct vm_config *cfg = ps->cfg;
+	int err;
+
+	switch (key) {
+	case 'm': {
+		uint64_t size;
+		err = cli_parse_size(arg, 1ull << 20, &size);
+		if (err)
+			return usage_error("--memory '%s': not a size; give a number with "
+					   "an optional K, M or G suffix (e.g. 512M)", arg);
+		if (size < (1ull << 20))
+			return usage_error("--memory %s: too small; give at least 1M", arg);
+		uint64_t host = host_ram_bytes();
+		if (size > host)
+			return usage_error("--memory %s: more than this host's %llu MiB of "
+					   "RAM; give a smaller size", arg,
+					   (unsigned long long)(host >> 20));
+		cfg->mem_size = (size + 4095) & ~4095ull;
+		return 0;
+	}
+	case 'a':
+		if (!strcmp(arg, "auto"))
+			cfg->accel = ACCEL_AUTO;
+		else if (!strcmp(arg, "emu"))
+			cfg->accel = ACCEL_EMU;
+		else
+			return usage_error("--accel '%s': unknown backend; use emu or auto", arg);
+		return 0;
+	case OPT_BIOS:
+		cfg->bios = arg;
+		return 0;
+	case OPT_HDA:
+		return add_drive(cfg, "--hda", arg, 0);
+	case OPT_DISPLAY:
+		if (!strcmp(arg, "none"))
+			cfg->display = DISPLAY_NONE;
+		else if (!strcmp(arg, "curses"))
+			cfg->display = DISPLAY_CURSES;
+		else
+			return usage_error("--display '%s': unknown display; use none or curses", arg);
+		return 0;
+	case OPT_SERIAL:
+		if (!strcmp(arg, "stdio")) {
+			cfg->serial = SERIAL_STDIO;
+		} else if (!strcmp(arg, "none")) {
+			cfg->serial = SERIAL_NONE;
+		} else if (!strncmp(arg, "file:", 5) && arg[5]) {
+			cfg->serial = SERIAL_FILE;
+			cfg->serial_path = arg + 5;
+		} else {
+			return usage_error("--serial '%s': use stdio, none or file:PATH", arg);
+		}
+		return 0;
+	case OPT_TIMEOUT: {
+		char *end;
+		errno = 0;
+		double t = strtod(arg, &end);
+		if (errno || end == arg || *end || !(t > 0) || t > 1e7)
+			return usage_error("--timeout '%s': give a positive number of seconds", arg);
+		cfg->timeout = t;
+		return 0;
+	}
+	case 'q':
+		cfg->verbosity = -1;
+		return 0;
+	case 'v':
+		if (cfg->verbosity < 0)
+			cfg->verbosity = 0;
+		cfg->verbosity++;
+		return 0;
+	case 'V':
+		printf("pcvm %s\n", PCVM_VERSION);
+		ps->done = true;
+		return 0;
+	case OPT_HELP:
+		argp_help(ps->argp, stdout, ARGP_HELP_STD_HELP & ~ARGP_HELP_EXIT_OK, "pcvm");
+		ps->done = true;
+		return 0;
+	case OPT_USAGE:
+		argp_help(ps->argp, stdout, ARGP_HELP_USAGE, "pcvm");
+		ps->done = true;
+		return 0;
+	case ARGP_KEY_ARG:
+		for (int i = 0; i < cfg->ndrives; i++)
+			if (cfg->drives[i].index == 0)
+				return usage_error("disk '%s': --hda is already %s; give one "
+						   "first disk", arg, cfg->drives[i].file);
+		return add_drive(cfg, "disk", arg, 0);
+	case ARGP_KEY_ERROR:
+		return 0;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+}
+
+int cli_parse(int argc, char **argv, struct vm_config *cfg, bool *done)
+{
+	*cfg = (struct vm_config){
+		.mem_size = CFG_DEFAULT_MEM,
+		.accel = ACCEL_AUTO,
+		.bios = CFG_DEFAULT_BIOS,
+		.display = DISPLAY_AUTO,
+		.serial = SERIAL_AUTO,
+	};
+	static const struct argp argp_def = { options, parse_opt, args_doc, doc,
+					      NULL, NULL, NULL };
+	struct parse_state ps = { .cfg = cfg, .argp = &argp_def };
+	*done = false;
+
+	/* Parse once with argp's error output off; on failure, argp has left
+	 * us only an error code, so find the culprit ourselves. */
+	error_t err = argp_parse(&argp_def, argc, argv,
+				 ARGP_NO_ERRS | ARGP_NO_HELP | ARGP_NO_EXIT,
+				 NULL, &ps);
+	if (err) {
+		if (!ps.reported)
+			report_bad_arg(argc, argv);
+		return PCVM_EXIT_USAGE;
+	}
+	if (ps.done) {
+		*done = true;
+		return PCVM_EXIT_OK;
+	}
+	if (cfg->display == DISPLAY_AUTO)
+		cfg->display = isatty(STDOUT_FILENO) ? DISPLAY_CURSES : DISPLAY_NONE;
+	if (cfg->serial == SERIAL_AUTO)
+		cfg->serial = cfg->display == DISPLAY_NONE ? SERIAL_STDIO : SERIAL_NONE;
+	if (cfg->bios && check_input_file("--bios", cfg->bios, false))
+		return PCVM_EXIT_USAGE;
+	if (cfg->verbosity < 0)
+		log_set_level(LOG_ERROR);
+	else
+		log_set_level((enum log_level)(LOG_WARN + (cfg->verbosity > 3 ? 3 : cfg->verbosity)));
+	return PCVM_EXIT_OK;
+}

@@ -1,0 +1,52 @@
+/*
+ * The command line, parsed with glibc's argp into one struct vm_config.
+ * Nothing here touches the machine: cli_parse validates what can be
+ * validated without starting one (sizes, files, combinations).
+ */
+#ifndef PCVM_CLI_H
+#define PCVM_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum accel_kind { ACCEL_AUTO, ACCEL_KVM, ACCEL_EMU };
+enum display_kind { DISPLAY_AUTO, DISPLAY_NONE, DISPLAY_CURSES };
+enum serial_kind { SERIAL_AUTO, SERIAL_NONE, SERIAL_STDIO, SERIAL_FILE };
+enum drive_media { DRIVE_DISK, DRIVE_CDROM };
+
+struct drive_config {
+	const char *file;
+	const char *format;    /* NULL: probed from the content */
+	enum drive_media media;
+	int index;             /* IDE position 0-3 (hda-hdd) */
+	bool readonly;
+};
+
+#define CFG_MAX_DRIVES 4
+
+struct vm_config {
+	uint64_t mem_size;
+	enum accel_kind accel;
+	const char *bios;
+	struct drive_config drives[CFG_MAX_DRIVES];
+	int ndrives;
+	enum display_kind display;
+	enum serial_kind serial;
+	const char *serial_path;
+	double timeout;        /* seconds of host time; 0: none */
+	int verbosity;         /* -1 quiet, 0 normal, 1.. verbose */
+};
+
+#define CFG_DEFAULT_MEM (128ull << 20)
+#define CFG_DEFAULT_BIOS "/usr/share/seabios/bios-256k.bin"
+
+/* Parses argv into cfg. Returns 0, or the exit status to end with after a
+ * message was printed (2 for usage errors; 0 after --help or --version,
+ * signalled by *done). */
+int cli_parse(int argc, char **argv, struct vm_config *cfg, bool *done);
+
+/* "512M", "1G", "64k", "1048576B"; a bare number counts default_unit
+ * bytes. 0 or -EINVAL (malformed) / -ERANGE (overflow). */
+int cli_parse_size(const char *s, uint64_t default_unit, uint64_t *out);
+
+#endif

@@ -1,0 +1,14 @@
+/*
+ * pcvm's exit statuses, one table for main, --help and the manual.
+ * A guest writing the debug-exit port chooses the status itself.
+ */
+#ifndef PCVM_EXITCODE_H
+#define PCVM_EXITCODE_H
+
+#define PCVM_EXIT_OK 0       /* guest powered off */
+#define PCVM_EXIT_ERROR 1    /* runtime error */
+#define PCVM_EXIT_USAGE 2    /* bad command line or input file */
+#define PCVM_EXIT_TIMEOUT 3  /* --timeout expired */
+#define PCVM_EXIT_SIGNAL_BASE 128 /* 128 + signal number */
+
+#endif

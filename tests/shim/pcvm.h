@@ -1,0 +1,16 @@
+// The C modules as C++ tests see them: the project's headers inside
+// extern "C", plus small fixture helpers.
+#ifndef PCVM_TEST_SHIM_H
+#define PCVM_TEST_SHIM_H
+
+extern "C" {
+#include "cli.h"
+#include "clock.h"
+#include "ioport.h"
+#include "irq.h"
+#include "log.h"
+#include "mem.h"
+#include "disk/block.h"
+}
+
+#endif
