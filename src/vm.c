@@ -329,6 +329,12 @@ void vm_set_a20(struct vm *vm, bool enabled)
 		vm->cpu->ops->set_a20(vm->cpu, enabled);
 }
 
+void vm_key_event(struct vm *vm, unsigned key, bool down)
+{
+	if (vm->key_event)
+		vm->key_event(vm->key_opaque, key, down);
+}
+
 static void machine_reset(struct vm *vm)
 {
 	vm->reset_requested = false;

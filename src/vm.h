@@ -68,6 +68,11 @@ struct vm {
 	bool intr_level;
 	/* ISA IRQ lines 0-15, wired to the PIC by the chipset. */
 	struct irq_line isa_irq[16];
+	/* The PCI bus (chipset/pci.h), once the chipset made it. */
+	struct pci_bus *pci;
+	/* Keyboard input from the UI: set by the PS/2 keyboard model. */
+	void (*key_event)(void *opaque, unsigned key, bool down);
+	void *key_opaque;
 
 	/* Stop and reset requests from devices and signals. */
 	volatile sig_atomic_t stop_requested;
@@ -110,6 +115,10 @@ void vm_set_intr(struct vm *vm, bool level);
 /* The CPU takes an interrupt: returns the vector. */
 int vm_intr_ack(struct vm *vm);
 void vm_set_a20(struct vm *vm, bool enabled);
+/* A key went down or up. key is its PC/AT scancode set 1 make code, with
+ * 0xE0 in the high byte for extended keys (0xE048 = up arrow); the keyboard
+ * model turns it into whatever scancode set the guest selected. */
+void vm_key_event(struct vm *vm, unsigned key, bool down);
 
 /* Called on every machine reset, in registration order. */
 int vm_add_reset_hook(struct vm *vm, void (*fn)(void *opaque), void *opaque);
