@@ -28,6 +28,8 @@ enum {
 	OPT_DISPLAY,
 	OPT_SERIAL,
 	OPT_TIMEOUT,
+	OPT_DEBUGCON,
+	OPT_DEBUG_EXIT,
 	OPT_HELP,
 	OPT_USAGE,
 };
@@ -49,6 +51,11 @@ static const struct argp_option options[] = {
 	{ "serial", OPT_SERIAL, "WHERE", 0,
 	  "COM1 to stdio, none or file:PATH (default: stdio with --display "
 	  "none, none otherwise)", 3 },
+	{ "debugcon", OPT_DEBUGCON, "WHERE", 0,
+	  "Debug console (ports 0xE9 and 0x402) to stdio, stderr or file:PATH", 3 },
+	{ "debug-exit", OPT_DEBUG_EXIT, "PORT", OPTION_ARG_OPTIONAL,
+	  "I/O port (default 0xf4) whose written value becomes pcvm's exit "
+	  "status", 3 },
 	{ NULL, 0, NULL, 0, "Running:", 4 },
 	{ "timeout", OPT_TIMEOUT, "SECONDS", 0,
 	  "End after this much host time with exit status 3", 4 },
@@ -69,6 +76,7 @@ static const char doc[] =
 	"  1  runtime error\n"
 	"  2  usage error (bad option, size or file)\n"
 	"  3  --timeout expired\n"
+	"  N  the value the guest wrote to the --debug-exit port\n"
 	"  128+N  ended by signal N\n";
 
 static const char args_doc[] = "[DISK]";
@@ -322,6 +330,27 @@ static error_t parse_opt1(int key, char *arg, struct argp_state *state)
 			return usage_error("--serial '%s': use stdio, none or file:PATH", arg);
 		}
 		return 0;
+	case OPT_DEBUGCON:
+		if (!strcmp(arg, "stdio") || !strcmp(arg, "stderr"))
+			cfg->debugcon = arg;
+		else if (!strncmp(arg, "file:", 5) && arg[5])
+			cfg->debugcon = arg + 5;
+		else
+			return usage_error("--debugcon '%s': use stdio, stderr or file:PATH", arg);
+		return 0;
+	case OPT_DEBUG_EXIT: {
+		cfg->debug_exit_port = 0xf4;
+		if (arg) {
+			char *end;
+			errno = 0;
+			unsigned long port = strtoul(arg, &end, 0);
+			if (errno || end == arg || *end || port > 0xfffc)
+				return usage_error("--debug-exit=%s: give an I/O port number "
+						   "up to 0xfffc (e.g. 0xf4)", arg);
+			cfg->debug_exit_port = (int)port;
+		}
+		return 0;
+	}
 	case OPT_TIMEOUT: {
 		char *end;
 		errno = 0;
@@ -372,6 +401,7 @@ int cli_parse(int argc, char **argv, struct vm_config *cfg, bool *done)
 		.bios = CFG_DEFAULT_BIOS,
 		.display = DISPLAY_AUTO,
 		.serial = SERIAL_AUTO,
+		.debug_exit_port = -1,
 	};
 	static const struct argp argp_def = { options, parse_opt, args_doc, doc,
 					      NULL, NULL, NULL };

@@ -34,6 +34,8 @@ struct vm_config {
 	enum serial_kind serial;
 	const char *serial_path;
 	double timeout;        /* seconds of host time; 0: none */
+	const char *debugcon;  /* NULL: dropped; "stdio", "stderr" or a path */
+	int debug_exit_port;   /* -1: none */
 	int verbosity;         /* -1 quiet, 0 normal, 1.. verbose */
 };
 

@@ -9,6 +9,9 @@
 #define PCVM_EXIT_ERROR 1    /* runtime error */
 #define PCVM_EXIT_USAGE 2    /* bad command line or input file */
 #define PCVM_EXIT_TIMEOUT 3  /* --timeout expired */
+#define PCVM_EXIT_REBOOT 4   /* the guest reset the machine under --no-reboot */
+#define PCVM_EXIT_TRIPLE_FAULT 5 /* triple fault under --no-reboot */
+#define PCVM_EXIT_SCRIPT 6   /* an automation script step failed */
 #define PCVM_EXIT_SIGNAL_BASE 128 /* 128 + signal number */
 
 #endif

@@ -24,6 +24,8 @@ enum vm_end {
 	VM_END_POWEROFF,   /* ACPI or APM power-off: status 0 */
 	VM_END_EXIT,       /* a device chose the exit status (debug-exit port) */
 	VM_END_TIMEOUT,    /* --timeout */
+	VM_END_REBOOT,     /* guest reset under --no-reboot */
+	VM_END_TRIPLE_FAULT, /* triple fault under --no-reboot */
 	VM_END_SIGNAL,     /* SIGINT/SIGTERM/SIGHUP */
 	VM_END_ERROR,      /* runtime error, already logged */
 };
