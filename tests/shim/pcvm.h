@@ -13,6 +13,7 @@ extern "C" {
 #include "disk/block.h"
 #include "vm.h"
 #include "chipset/pic.h"
+#include "chipset/pit.h"
 }
 
 #endif
