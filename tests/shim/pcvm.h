@@ -14,6 +14,7 @@ extern "C" {
 #include "vm.h"
 #include "chipset/pic.h"
 #include "chipset/pit.h"
+#include "chipset/rtc.h"
 }
 
 #endif
