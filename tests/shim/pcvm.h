@@ -15,6 +15,7 @@ extern "C" {
 #include "chipset/pic.h"
 #include "chipset/pit.h"
 #include "chipset/rtc.h"
+#include "chipset/kbc.h"
 }
 
 #endif
