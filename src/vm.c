@@ -278,13 +278,26 @@ int vm_add_cleanup_hook(struct vm *vm, void (*fn)(void *opaque), void *opaque)
 
 int vm_watch_fd(struct vm *vm, int fd, void (*fn)(void *opaque), void *opaque)
 {
-	if (vm->nfds == VM_MAX_FDS)
+	int i;
+	for (i = 0; i < vm->nfds && vm->fds[i].fd >= 0; i++)
+		;
+	if (i == VM_MAX_FDS)
 		return -ENOMEM;
-	vm->fds[vm->nfds].fd = fd;
-	vm->fds[vm->nfds].fn = fn;
-	vm->fds[vm->nfds].opaque = opaque;
-	vm->nfds++;
+	vm->fds[i].fd = fd;
+	vm->fds[i].fn = fn;
+	vm->fds[i].opaque = opaque;
+	if (i == vm->nfds)
+		vm->nfds++;
 	return 0;
+}
+
+void vm_unwatch_fd(struct vm *vm, int fd)
+{
+	/* The slot stays, with an fd poll() ignores, so a poll in progress
+	 * keeps its entries lined up with vm->fds. */
+	for (int i = 0; i < vm->nfds; i++)
+		if (vm->fds[i].fd == fd)
+			vm->fds[i].fd = -1;
 }
 
 void vm_request_stop(struct vm *vm, enum vm_end end, int status)

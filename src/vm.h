@@ -129,6 +129,8 @@ int vm_add_cleanup_hook(struct vm *vm, void (*fn)(void *opaque), void *opaque);
 /* fn runs when fd is readable (checked between CPU slices and while the
  * guest sleeps). */
 int vm_watch_fd(struct vm *vm, int fd, void (*fn)(void *opaque), void *opaque);
+/* Stops watching fd (at its end of file); safe to call from its callback. */
+void vm_unwatch_fd(struct vm *vm, int fd);
 
 /* Routes reads and writes of PAM segment seg (0-12) to RAM or to the
  * ROM/PCI side, as the i440FX PAM registers say. */

@@ -16,6 +16,7 @@ extern "C" {
 #include "chipset/pit.h"
 #include "chipset/rtc.h"
 #include "chipset/kbc.h"
+#include "chipset/uart.h"
 }
 
 #endif
