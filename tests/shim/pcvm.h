@@ -17,6 +17,7 @@ extern "C" {
 #include "chipset/rtc.h"
 #include "chipset/kbc.h"
 #include "chipset/uart.h"
+#include "chipset/dma.h"
 }
 
 #endif
