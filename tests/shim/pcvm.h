@@ -18,6 +18,7 @@ extern "C" {
 #include "chipset/kbc.h"
 #include "chipset/uart.h"
 #include "chipset/dma.h"
+#include "chipset/fdc.h"
 }
 
 #endif
