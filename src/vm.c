@@ -474,16 +474,28 @@ struct vm_result vm_run(struct vm *vm)
 		if (vm->end != VM_END_NONE || vm->signal)
 			break;
 		vm->stop_requested = 0;
-		if (vm->reset_requested)
+		if (vm->reset_requested) {
+			if (vm->cfg->no_reboot) {
+				log_info("the guest reset the machine: ending (--no-reboot)");
+				vm_request_stop(vm, VM_END_REBOOT, PCVM_EXIT_REBOOT);
+				break;
+			}
 			machine_reset(vm);
+		}
 		uint64_t deadline = clock_next_deadline(vm->clock);
 		arm_host_timer(vm, deadline);
 		enum vcpu_exit ex = vm->cpu->ops->run(vm->cpu, deadline);
 		switch (ex) {
 		case VCPU_EXIT_HALT:
-			sleep_until(vm, deadline);
+			/* Devices may have armed timers during the slice. */
+			sleep_until(vm, clock_next_deadline(vm->clock));
 			break;
 		case VCPU_EXIT_SHUTDOWN:
+			if (vm->cfg->no_reboot) {
+				log_info("triple fault: ending (--no-reboot)");
+				vm_request_stop(vm, VM_END_TRIPLE_FAULT, PCVM_EXIT_TRIPLE_FAULT);
+				break;
+			}
 			log_info("triple fault: resetting the machine");
 			vm->reset_requested = true;
 			break;

@@ -72,6 +72,11 @@ struct vm {
 	struct irq_line isa_irq[16];
 	/* The PCI bus (chipset/pci.h), once the chipset made it. */
 	struct pci_bus *pci;
+	/* Legacy devices other parts reach: the CMOS (boot order, disk
+	 * bytes), COM1 (output tap, typed input), the 8042 (mouse). */
+	struct rtc *rtc;
+	struct uart *com1;
+	struct kbc *kbc;
 	/* Keyboard input from the UI: set by the PS/2 keyboard model. */
 	void (*key_event)(void *opaque, unsigned key, bool down);
 	void *key_opaque;
