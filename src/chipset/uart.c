@@ -443,6 +443,11 @@ int uart_open_stdio(struct uart *u)
 		t.c_cflag = (t.c_cflag & (tcflag_t)~(CSIZE | PARENB)) | CS8;
 		t.c_cc[VMIN] = 1;
 		t.c_cc[VTIME] = 0;
+		/* Only Ctrl-C stays a signal (ending pcvm, which restores the
+		 * terminal); Ctrl-\ and Ctrl-Z go to the guest instead of
+		 * killing or stopping pcvm with the terminal left raw. */
+		t.c_cc[VQUIT] = _POSIX_VDISABLE;
+		t.c_cc[VSUSP] = _POSIX_VDISABLE;
 		if (tcsetattr(STDIN_FILENO, TCSANOW, &t) == 0)
 			u->tty_raw = true;
 	}

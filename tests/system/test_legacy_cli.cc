@@ -2,7 +2,13 @@
 // --serial in --help, and one-line usage errors with exit status 2 that
 // leave no file behind.
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 #include <algorithm>
 #include "run.h"
@@ -84,6 +90,49 @@ TEST(LegacyCli, ReadOnlyFloppyIsAccepted)
 				dir + "/ro.img", "--timeout", "5"});
 	EXPECT_NE(2, r.status) << r.err;
 	EXPECT_EQ(std::string::npos, r.err.find("--fda")) << r.err;
+}
+
+TEST(LegacyCli, SerialStdioLeavesTheTerminalAsItWas)
+{
+	int master, slave;
+	ASSERT_EQ(0, openpty(&master, &slave, nullptr, nullptr, nullptr));
+	struct termios before;
+	ASSERT_EQ(0, tcgetattr(slave, &before));
+	pid_t pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		setsid();
+		ioctl(slave, TIOCSCTTY, 0);
+		dup2(slave, 0);
+		dup2(slave, 1);
+		dup2(slave, 2);
+		close(master);
+		execl(pcvm_path().c_str(), "pcvm", "--display", "none", "--serial", "stdio",
+		      "--timeout", "2", (char *)nullptr);
+		_exit(127);
+	}
+	// Drain the terminal until pcvm has ended.
+	int status = 0;
+	for (int i = 0; i < 200; i++) {
+		struct pollfd p = {master, POLLIN, 0};
+		char buf[256];
+		if (poll(&p, 1, 50) > 0 && read(master, buf, sizeof(buf)) < 0)
+			break;
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			break;
+	}
+	if (waitpid(pid, &status, WNOHANG) == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		FAIL() << "pcvm did not end";
+	}
+	struct termios after;
+	ASSERT_EQ(0, tcgetattr(slave, &after));
+	EXPECT_EQ(before.c_lflag, after.c_lflag);
+	EXPECT_EQ(before.c_iflag, after.c_iflag);
+	EXPECT_EQ(before.c_cc[VQUIT], after.c_cc[VQUIT]);
+	close(master);
+	close(slave);
 }
 
 } // namespace
