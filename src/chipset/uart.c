@@ -451,7 +451,9 @@ int uart_open_stdio(struct uart *u)
 		if (tcsetattr(STDIN_FILENO, TCSANOW, &t) == 0)
 			u->tty_raw = true;
 	}
-	return uart_attach_fds(u, STDIN_FILENO, STDOUT_FILENO);
+	/* A closed standard input would poll as invalid forever. */
+	int in = fcntl(STDIN_FILENO, F_GETFD) >= 0 ? STDIN_FILENO : -1;
+	return uart_attach_fds(u, in, STDOUT_FILENO);
 }
 
 int uart_open_file(struct uart *u, const char *path)
