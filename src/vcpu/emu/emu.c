@@ -347,6 +347,9 @@ struct trace *emu_trace_for_eip(struct emu_cpu *c)
 		return NULL;
 	}
 	uint32_t lin = c->seg[SEG_CS].base + c->eip;
+	if (unlikely(log_enabled(LOG_TRACE)))
+		log_trace("emu: %04x:%08x (linear %08x) icount %llu", c->seg[SEG_CS].sel, c->eip,
+			  lin, (unsigned long long)c->icount);
 	bool step = c->intr_shadow || (c->eflags & F_TF);
 	if (unlikely(step)) {
 		c->step_tf = (c->eflags & F_TF) != 0;
