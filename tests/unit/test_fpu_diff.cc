@@ -817,6 +817,142 @@ TEST_F(FpuDiff, StackFaults)
 	EXPECT_EQ(0u, s.failures);
 }
 
+// Streams of instructions with every exception masked (so none traps
+// natively midway): the state the FPU threads from one instruction to the
+// next, and the arithmetic kernel's fast path, which relies on the host's
+// x87 still holding the previous instruction's condition codes and flags.
+bool sequence_form_ok(const Form &f)
+{
+	if (f.mem == Mem::Env || f.mem == Mem::State || f.mem == Mem::Word)
+		return false; // would load arbitrary control words
+	unsigned r, w;
+	return fpu_mem_operand(f.opcode, f.modrm, !f.o16, &r, &w) == FPU_OK;
+}
+
+TEST_F(FpuDiff, InstructionSequences)
+{
+	std::vector<Form> forms;
+	for (const Form &f : all_forms())
+		if (sequence_form_ok(f))
+			forms.push_back(f);
+	unsigned long n = 5000, compared = 0, failures = 0;
+	const char *env = getenv("PCVM_FPU_FUZZ");
+	if (env)
+		n += strtoul(env, nullptr, 0) * 10;
+	std::vector<std::string> shown;
+	for (unsigned long k = 0; k < n; k++) {
+		const unsigned len = 1 + rndn(24);
+		std::vector<Form> seq;
+		for (unsigned j = 0; j < len; j++)
+			seq.push_back(forms[rndn((unsigned)forms.size())]);
+		Input in = random_input(seq[0]);
+		in.cw = (uint16_t)((in.cw & 0x0f00) | 0x7f);
+		in.sw &= 0x7f7f & ~0x80;
+
+		// Native: all the instructions in a row.
+		unsigned off[24], n_code = 0;
+		static const uint8_t pre[] = { 0xdb, 0xe3, 0xd9, 0xa7, 0x20, 0x02, 0, 0, 0x0f, 0xae, 0x0f,
+					       0x48, 0x8b, 0x42, 0x08, 0xff, 0x32, 0x9d };
+		static const uint8_t post[] = { 0x9c, 0x8f, 0x02, 0x48, 0x89, 0x42, 0x08, 0x0f, 0xae, 0x07,
+						0xd9, 0xb7, 0x00, 0x02, 0, 0, 0xdb, 0xe3, 0xc3 };
+		memcpy(code, pre, sizeof(pre));
+		n_code = sizeof(pre);
+		for (unsigned j = 0; j < len; j++) {
+			off[j] = n_code;
+			if (seq[j].o16)
+				code[n_code++] = 0x66;
+			code[n_code++] = seq[j].opcode;
+			code[n_code++] = seq[j].modrm;
+		}
+		memcpy(code + n_code, post, sizeof(post));
+		build_env(in, native_area + 544);
+		Output nat, again;
+		memset(&nat, 0, sizeof(nat));
+		memset(&again, 0, sizeof(again));
+		run_native_once(in, nat);
+		for (int attempt = 0; attempt < 6; attempt++) {
+			run_native_once(in, again);
+			if (same_outcome(nat, again))
+				break;
+			nat = again;
+		}
+
+		// Emulated: the same stream, memory written back as a core would.
+		Output emu;
+		memset(&emu, 0, sizeof(emu));
+		alignas(16) uint8_t img[512];
+		struct fpu f;
+		build_image(in, img);
+		fpu_fxrstor(&f, img, false);
+		f.fcs = f.fds = 0;
+		uint8_t memory[112];
+		memcpy(memory, in.mem, sizeof(memory));
+		uint32_t eflags = (uint32_t)in.rflags | 2;
+		int rc = FPU_OK;
+		for (unsigned j = 0; j < len && rc != FPU_MF && rc != FPU_UD; j++) {
+			const Form &fm = seq[j];
+			unsigned rlen, wlen;
+			fpu_mem_operand(fm.opcode, fm.modrm, !fm.o16, &rlen, &wlen);
+			uint8_t buf[128];
+			memset(buf, 0xcc, sizeof(buf));
+			memcpy(buf, memory, rlen);
+			struct fpu_insn insn;
+			memset(&insn, 0, sizeof(insn));
+			insn.opcode = fm.opcode;
+			insn.modrm = fm.modrm;
+			insn.o32 = !fm.o16;
+			insn.pmode = true;
+			insn.mem = fm.modrm < 0xc0 ? buf : nullptr;
+			insn.fip = (uint32_t)(uintptr_t)(code + off[j]);
+			insn.fcs = host_cs;
+			insn.fdp = (uint32_t)(uintptr_t)native_mem;
+			insn.fds = host_ds;
+			insn.eflags = eflags;
+			rc = fpu_exec(&f, &insn);
+			if (rc == FPU_SET_EFLAGS)
+				eflags = (eflags & ~0x8d5u) | (insn.eflags & 0x8d5u);
+			if (insn.store)
+				memcpy(memory, buf, wlen);
+		}
+		if (rc == FPU_MF || rc == FPU_UD || nat.kind)
+			continue; // cannot happen with exceptions masked; counted below if it does
+		fpu_fxsave(&f, img, false);
+		memcpy(emu.img, img, 160);
+		struct fpu g = f;
+		uint8_t envb[28];
+		struct fpu_insn st;
+		memset(&st, 0, sizeof(st));
+		st.opcode = 0xd9;
+		st.modrm = 0x30;
+		st.o32 = st.pmode = true;
+		st.mem = envb;
+		fpu_exec(&g, &st);
+		memcpy(emu.env, envb, 28);
+		memcpy(emu.mem, memory, sizeof(emu.mem));
+		emu.rflags = eflags & 0x8d5;
+		emu.ax = nat.ax;
+		compared++;
+		std::string d = compare(in, nat, emu);
+		if (!d.empty()) {
+			failures++;
+			if (shown.size() < 10) {
+				std::string forms_text;
+				char b[16];
+				for (const Form &fm : seq) {
+					snprintf(b, sizeof(b), " %s%02x%02x", fm.o16 ? "66" : "", fm.opcode, fm.modrm);
+					forms_text += b;
+				}
+				shown.push_back(describe(in) + "\n   seq:" + forms_text + "\n   ->" + d);
+			}
+		}
+	}
+	printf("[ fpu-diff ] instruction sequences: %lu of %lu compared, %lu differ\n", compared, n, failures);
+	for (const auto &x : shown)
+		printf("  %s\n", x.c_str());
+	EXPECT_EQ(0u, failures);
+	EXPECT_GT(compared, n * 9 / 10);
+}
+
 TEST_F(FpuDiff, RandomStates)
 {
 	Stats s;
