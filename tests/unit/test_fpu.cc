@@ -427,6 +427,18 @@ TEST(Fpu, UnmaskedExceptionPendsUntilTheNextWaitingInstruction)
 	EXPECT_EQ(FPU_MF, exec(&f, 0xd9, 0x28, cw)); // FLDCW: waiting too
 	EXPECT_EQ(0, memcmp(&before, &f, sizeof(f)));
 
+	// With IGNNE# (CR0.NE=0 after the IRQ13 handler's write to port F0h)
+	// the instruction runs and the error stays pending.
+	struct fpu g = f;
+	struct fpu_insn ign;
+	memset(&ign, 0, sizeof(ign));
+	ign.opcode = 0xd9;
+	ign.modrm = 0xe8; // FLD1
+	ign.ignne = true;
+	EXPECT_EQ(FPU_OK, fpu_exec(&g, &ign));
+	EXPECT_EQ(top(&f) - 1, top(&g));
+	EXPECT_TRUE(fpu_error_pending(&g));
+
 	struct fpu_insn in;
 	EXPECT_EQ(FPU_SET_AX, exec(&f, 0xdf, 0xe0, nullptr, true, true, &in)); // FNSTSW AX
 	EXPECT_EQ(f.sw, in.ax);

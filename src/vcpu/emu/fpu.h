@@ -71,6 +71,10 @@ struct fpu_insn {
 	uint8_t opcode, modrm; /* 0xD8-0xDF and the ModRM byte */
 	bool o32;              /* operand size 32 (save-area layouts) */
 	bool pmode;            /* protected mode, not real or V86 (save-area layouts) */
+	/* IGNNE# asserted (CR0.NE=0 only: the chipset asserts it after the
+	 * IRQ13 handler writes port F0h): a waiting instruction runs despite a
+	 * pending exception instead of returning FPU_MF. */
+	bool ignne;
 	/* The memory operand (mod != 3): fpu_mem_operand's read_len bytes as
 	 * read by the core; fpu_exec writes write_len bytes here for the core
 	 * to store. NULL for register forms. */
@@ -103,7 +107,8 @@ struct fpu_insn {
  * or keep a copy of struct fpu to restore. */
 int fpu_exec(struct fpu *f, struct fpu_insn *in);
 
-/* WAIT/FWAIT (9B): FPU_MF if an unmasked exception is pending, else FPU_OK. */
+/* WAIT/FWAIT (9B): FPU_MF if an unmasked exception is pending, else FPU_OK
+ * (with IGNNE# asserted the core treats FPU_MF as FPU_OK). */
 int fpu_wait(const struct fpu *f);
 
 /* FSW.ES: an unmasked exception is pending. A core with CR0.NE=0 drives
