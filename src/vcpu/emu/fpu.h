@@ -1,11 +1,18 @@
 /*
  * The x87 floating-point unit of the software CPU (a P6-class FPU: no
- * FISTTP, no SSE state of its own). The core decodes the ESC instruction
- * (0xD8-0xDF), checks CR0.EM/TS (#NM) and the prefixes, reads the memory
- * operand, calls fpu_exec, then writes back what fpu_exec produced. All
- * behaviour follows the Intel SDM, volume 1 chapter 8 and the per-instruction
- * pages of volume 2; the save-area layouts follow volume 1 section 8.1.10 and
- * figures 8-9 to 8-12, and FXSAVE's table 3-53 (volume 2).
+ * FISTTP, no SSE state of its own), following the Intel SDM volume 1
+ * chapter 8 and the per-instruction pages of volume 2 (details the SDM
+ * leaves undefined as the host's x87 does them, see fpu.c); save areas per
+ * volume 1 figures 8-9 to 8-12 and FXSAVE's table in volume 2.
+ *
+ * The core's part: it decodes the ESC instruction (0xD8-0xDF) and its
+ * prefixes and addressing, raises #NM first (ESC with CR0.EM or CR0.TS set;
+ * WAIT only with CR0.MP and CR0.TS both set), reads the memory operand,
+ * calls fpu_exec, then stores what fpu_exec produced. On FPU_MF it raises
+ * #MF (vector 16, a fault, no error code) when CR0.NE=1; with CR0.NE=0 it
+ * instead lets FERR# (fpu_error_pending) reach IRQ13 through the chipset
+ * and retries the instruction after the interrupt, with ignne set once the
+ * chipset asserts IGNNE#.
  */
 #ifndef PCVM_FPU_H
 #define PCVM_FPU_H
