@@ -32,6 +32,10 @@
 
 #include <stddef.h>
 
+#ifndef __x86_64__
+#error "fpu_x87.c computes on the host's x87 and needs an x86-64 host; another host needs a software fpu_x87_run"
+#endif
+
 _Static_assert(offsetof(struct fpu_x87_io, r) == 0, "io layout");
 _Static_assert(offsetof(struct fpu_x87_io, mem) == 32, "io layout");
 _Static_assert(offsetof(struct fpu_x87_io, rflags) == 48, "io layout");
