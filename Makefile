@@ -129,4 +129,13 @@ install: $(BUILD)/pcvm
 clean:
 	rm -rf build
 
+# x87 FPU: a long differential run against the host's x87 (make test runs a
+# bounded one). FPU_FUZZ random states per instruction form (and ten times as
+# many instruction streams); FPU_SEED picks the seed.
+FPU_FUZZ ?= 5000
+FPU_SEED ?= 1
+.PHONY: fuzz-fpu
+fuzz-fpu: $(BUILD)/unit-tests
+	PCVM_FPU_FUZZ=$(FPU_FUZZ) PCVM_FPU_SEED=$(FPU_SEED) $(BUILD)/unit-tests --gtest_filter='FpuDiff.*'
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
