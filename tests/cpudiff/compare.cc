@@ -169,9 +169,7 @@ cd_outcome cd_compare(struct emuh *h, enum emuh_priv priv, const cd_case &c)
 			diffs += b;
 		}
 		for (int i = 0; i < 8; i++) {
-			if (c.undef_regs & (1u << i))
-				continue;
-			if (nat->regs.gpr[i] != emu->regs.gpr[i]) {
+			if ((nat->regs.gpr[i] ^ emu->regs.gpr[i]) & ~(uint64_t)c.undef_bits[i]) {
 				snprintf(b, sizeof(b), "  %s: native %08llx, emu %08llx\n",
 					 k_regnames[i],
 					 (unsigned long long)nat->regs.gpr[i],
@@ -179,7 +177,16 @@ cd_outcome cd_compare(struct emuh *h, enum emuh_priv priv, const cd_case &c)
 				diffs += b;
 			}
 		}
-		uint32_t fm = flags_compared(priv) & ~c.undef_flags;
+		uint32_t undef = c.undef_flags;
+		if (nat->vector != CPUD_NO_EXCEPTION && nat->vector == emu->vector &&
+		    nat->regs.eip == emu->regs.eip && !c.undef_at.empty()) {
+			uint64_t off = nat->regs.eip -
+				       (c.mode == CPUD_MODE16 ? 0 : CPUD_CODE_BASE);
+			for (auto &u : c.undef_at)
+				if (u.first <= off)
+					undef = u.second;
+		}
+		uint32_t fm = flags_compared(priv) & ~undef;
 		if ((nat->regs.eflags ^ emu->regs.eflags) & fm) {
 			snprintf(b, sizeof(b), "  eflags (defined bits %08x): native ", fm);
 			diffs += b + flags_str(nat->regs.eflags & fm) + ", emu " +

@@ -35,7 +35,11 @@ struct cd_case {
 	// Patches on top of the common background pattern of the data area.
 	std::vector<std::pair<uint32_t, std::vector<uint8_t>>> mem;
 	uint32_t undef_flags = 0;       // EFLAGS bits not compared
-	uint8_t undef_regs = 0;         // GPRs (bit i) not compared
+	uint32_t undef_bits[8] = {};    // GPR bits not compared
+	// For sequences: the undefined flags at each instruction start (code
+	// offset, flags), used instead of undef_flags when both sides fault
+	// at that instruction.
+	std::vector<std::pair<uint32_t, uint32_t>> undef_at;
 	bool needs_cpl3 = false;        // meaningless with EMUH_CPL0
 };
 

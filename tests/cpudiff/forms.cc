@@ -9,6 +9,7 @@
 // form the mode allows (67h prefix included).
 #include "cpudiff.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <algorithm>
@@ -572,8 +573,32 @@ const uint16_t k_good_sels[] = {CPUD_SEL_DATA32, CPUD_SEL_DATA16, 0x0000,
 				CPUD_SEL_CODE32, 0x0003};
 const uint16_t k_bad_sels[] = {0x1230, 0x0017, 0x0014, 0x0007 /*code: bad for SS*/};
 
+// In a stream, the values an instruction needs come from MOVs in front
+// of it (ESP is never one of them).
+void emit_fixed_movs(gen &g)
+{
+	for (int i = 0; i < 8; i++) {
+		if (!g.fixed[i] || i == 4)
+			continue;
+		if (g.cs_bits == 16)
+			g.pre.push_back(0x66);
+		g.pre.push_back((uint8_t)(0xb8 + i));
+		for (int k = 0; k < 4; k++)
+			g.pre.push_back((uint8_t)(g.regs[i] >> (8 * k)));
+	}
+}
+
+// The flags condition code cc reads (SDM vol. 1 appendix B).
+uint32_t cc_flags(unsigned cc)
+{
+	static const uint32_t t[8] = {
+		CPUD_OF, CPUD_CF, CPUD_ZF, CPUD_CF | CPUD_ZF, CPUD_SF, CPUD_PF,
+		CPUD_SF | CPUD_OF, CPUD_ZF | CPUD_SF | CPUD_OF};
+	return t[(cc >> 1) & 7];
+}
+
 // Builds one case of form f. Returns false when the form does not apply.
-bool build(gen &g, const form &f, uint32_t *fl_undef)
+bool build(gen &g, const form &f, uint32_t *fl_undef, uint32_t *fl_in)
 {
 	cd_case &c = g.c;
 	cd_rng &r = g.r;
@@ -648,8 +673,12 @@ bool build(gen &g, const form &f, uint32_t *fl_undef)
 		*fl_undef = 0;
 		return true;
 	}
-	if (has_cc)
-		opc.back() |= (uint8_t)r.below(16);
+	*fl_in = f.fin;
+	if (has_cc) {
+		uint8_t cc = (uint8_t)r.below(16);
+		opc.back() |= cc;
+		*fl_in = cc_flags(cc);
+	}
 	bool mem_form = false;
 	int reg_op = -1, rm_op = -1;
 	if (modrm_reg != -1) {
@@ -769,7 +798,8 @@ bool build(gen &g, const form &f, uint32_t *fl_undef)
 				ax &= r.chance(50) ? 0x00ff : 0x0fff;
 				if (f.hook == H_IDIV && r.chance(30))
 					ax = (uint32_t)(int16_t)(int8_t)ax & 0xffff;
-				g.regs[0] = (g.regs[0] & 0xffff0000u) | ax;
+				if (!g.fixed[0] && rm_op != 0 && rm_op != 4)
+					g.set_reg(0, (g.regs[0] & 0xffff0000u) | ax);
 			} else if (hi_reg >= 0 && rm_op != 2 && reg_op != 2 && !g.fixed[2]) {
 				uint32_t lo = g.regs[0] & size_mask(bits);
 				uint32_t hi = 0;
@@ -777,7 +807,7 @@ bool build(gen &g, const form &f, uint32_t *fl_undef)
 					hi = (lo >> (bits - 1)) & 1 ? size_mask(bits) : 0;
 				if (r.chance(30))
 					hi = r.below(4);
-				g.regs[2] = (g.regs[2] & ~size_mask(bits)) | (hi & size_mask(bits));
+				g.set_reg(2, (g.regs[2] & ~size_mask(bits)) | (hi & size_mask(bits)));
 			}
 		}
 		break;
@@ -787,11 +817,12 @@ bool build(gen &g, const form &f, uint32_t *fl_undef)
 		break;
 	case H_SHCL: {
 		uint32_t cnt = shift_count(r, opsz_eff);
-		// CL may be the operand or an address register too.
-		if (rm_op == 1 || g.fixed[1])
+		// CL may be the operand or an address register too. (In a
+		// stream the MOV in front sets it, so the count is known.)
+		if (g.fixed[1] || (rm_op == 1 && !g.stream))
 			cnt = g.regs[1] & 0xff;
 		else
-			g.regs[1] = (g.regs[1] & ~0xffu) | (cnt & 0xff);
+			g.set_reg(1, (g.regs[1] & ~0xffu) | (cnt & 0xff));
 		undef = shift_undef(op_digit, opsz_eff, cnt);
 		break;
 	}
@@ -806,12 +837,12 @@ bool build(gen &g, const form &f, uint32_t *fl_undef)
 			while ((cnt & 31) > 16)
 				cnt = shift_count(r, 16) & 0xff;
 		if (f.hook == H_SHXD_CL) {
-			if (rm_op == 1 || reg_op == 1 || g.fixed[1]) {
+			if (g.fixed[1] || ((rm_op == 1 || reg_op == 1) && !g.stream)) {
 				cnt = g.regs[1] & 0xff;
 				if (opsz_eff == 16 && (cnt & 31) > 16)
 					return false;
 			} else {
-				g.regs[1] = (g.regs[1] & ~0xffu) | cnt;
+				g.set_reg(1, (g.regs[1] & ~0xffu) | cnt);
 			}
 		} else {
 			imm_a = cnt;
@@ -846,17 +877,27 @@ bool build(gen &g, const form &f, uint32_t *fl_undef)
 			src = g.regs[rm_op];
 		else
 			src = 0; // decided below
+		// A zero source now and then (not in streams, where the
+		// undefined destination would spread).
+		bool zero = !g.stream && r.chance(15);
 		if (g.has_mem) {
-			// Set the memory operand: zero now and then.
-			uint32_t v = r.chance(15) ? 0 : interesting(r, opsz_eff);
+			uint32_t v = zero ? 0 : interesting(r, opsz_eff);
+			if (!zero && !(v & size_mask(opsz_eff)))
+				v = 1u << r.below((unsigned)opsz_eff);
 			g.poke(g.mem_off, v, (unsigned)mem_bytes);
 			src = v;
-		} else if (r.chance(15) && rm_op != reg_op) {
+		} else if (zero && rm_op != reg_op) {
 			g.regs[rm_op] &= ~size_mask(opsz_eff);
 			src = 0;
+		} else if (g.stream) {
+			if (g.fixed[rm_op] && !(g.regs[rm_op] & size_mask(opsz_eff)))
+				return false;
+			if (!(src & size_mask(opsz_eff)))
+				src |= 1u << r.below((unsigned)opsz_eff);
+			g.set_reg(rm_op, src);
 		}
 		if ((src & size_mask(opsz_eff)) == 0)
-			c.undef_regs |= (uint8_t)(1u << reg_op);
+			c.undef_bits[reg_op] |= size_mask(opsz_eff);
 		break;
 	}
 	case H_AAM:
@@ -883,8 +924,8 @@ bool build(gen &g, const form &f, uint32_t *fl_undef)
 			int32_t v = lo + (int32_t)r.below(5) - 2;
 			if (r.chance(50))
 				v = hi + (int32_t)r.below(5) - 2;
-			g.regs[reg_op] = (g.regs[reg_op] & ~size_mask(opsz_eff)) |
-					 ((uint32_t)v & size_mask(opsz_eff));
+			g.set_reg(reg_op, (g.regs[reg_op] & ~size_mask(opsz_eff)) |
+					  ((uint32_t)v & size_mask(opsz_eff)));
 		}
 		break;
 	}
@@ -972,6 +1013,10 @@ bool build(gen &g, const form &f, uint32_t *fl_undef)
 		static const uint16_t sels[] = {CPUD_SEL_DATA32, CPUD_SEL_CODE32,
 			CPUD_SEL_DATA16, CPUD_SEL_CODE16, 0, 0x0f & ~3, 0x17, 0x1234};
 		uint16_t sel = sels[r.below(8)];
+		// LAR: bits 19:16 (the limit's top) are undefined (SDM vol. 2
+		// LAR: "00FxFF00H").
+		if (!strncmp(f.name, "LAR", 3) && reg_op >= 0 && opsz_eff == 32)
+			c.undef_bits[reg_op] |= 0x000f0000u;
 		if (g.has_mem)
 			g.poke(g.mem_off, sel, 2);
 		else if (rm_op >= 0)
@@ -979,7 +1024,7 @@ bool build(gen &g, const form &f, uint32_t *fl_undef)
 		break;
 	}
 	case H_CMPXCHG:
-		if (r.chance(50)) {
+		if (r.chance(50) && !g.stream) {
 			uint32_t m = size_mask(opsz_eff);
 			uint32_t v;
 			if (g.has_mem) {
@@ -1003,6 +1048,8 @@ bool build(gen &g, const form &f, uint32_t *fl_undef)
 	case H_ARPL:
 		break;
 	}
+	if (g.stream)
+		emit_fixed_movs(g);
 	if (imm1)
 		emit_imm(g, imm_a, imm1);
 	if (imm2)
@@ -1024,6 +1071,277 @@ void finish_regs(gen &g)
 {
 	for (int i = 0; i < 8; i++)
 		g.c.in.gpr[i] = g.regs[i];
+}
+
+// ---- control transfers and string instructions: built as short
+// sequences rather than table rows, since their operands are places in
+// the code or runs of memory ----
+
+void init_regs(gen &g)
+{
+	for (int i = 0; i < 8; i++)
+		g.regs[i] = interesting(g.r, 32);
+	g.set_reg(4, pick_sp(g));
+}
+
+// Appends `n` INC eAX (40h): a path marker, so which way a branch went
+// shows in EAX.
+void markers(std::vector<uint8_t> &b, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		b.push_back(0x40);
+}
+
+void put_rel(std::vector<uint8_t> &b, int32_t rel, int bytes)
+{
+	for (int i = 0; i < bytes; i++)
+		b.push_back((uint8_t)((uint32_t)rel >> (8 * i)));
+}
+
+// The code offset of byte position p as EIP/IP sees it.
+uint32_t code_addr(const gen &g, uint32_t p)
+{
+	return g.cs_bits == 16 ? p : CPUD_CODE_BASE + p;
+}
+
+enum ctl_kind {
+	C_JCC8, C_JCC, C_JMP8, C_JMP, C_CALL, C_RET, C_RETN, C_JMP_RM,
+	C_CALL_RM, C_LOOP, C_LOOP_BACK, C_LOOPE, C_LOOPNE, C_JCXZ,
+	C_CALLF, C_RETF, C_IRET, C_COUNT
+};
+
+const char *const k_ctl_names[C_COUNT] = {
+	"Jcc rel8", "Jcc rel", "JMP rel8", "JMP rel", "CALL rel", "RET",
+	"RET imm16", "JMP r/m", "CALL r/m", "LOOP (forward)", "LOOP (backward)",
+	"LOOPE", "LOOPNE", "JCXZ/JECXZ", "CALL far ptr", "RETF", "IRET",
+};
+
+bool build_ctl(gen &g, int kind)
+{
+	cd_case &c = g.c;
+	cd_rng &r = g.r;
+	std::vector<uint8_t> &b = g.ins;
+	init_regs(g);
+	bool o16 = g.osz == 16;
+	int relb = o16 ? 2 : 4;
+	if (g.osz != g.cs_bits)
+		b.push_back(0x66);
+	unsigned skip = r.below(5), after = r.below(3);
+	int32_t rel = (int32_t)skip;
+	// Usually the target is in the sequence (skipping `skip` markers);
+	// sometimes a branch not taken falls through them.
+	switch (kind) {
+	case C_JCC8:
+	case C_JCC: {
+		unsigned cc = r.below(16);
+		if (kind == C_JCC8)
+			b.push_back((uint8_t)(0x70 | cc));
+		else {
+			b.push_back(0x0f);
+			b.push_back((uint8_t)(0x80 | cc));
+		}
+		put_rel(b, rel, kind == C_JCC8 ? 1 : relb);
+		markers(b, skip);
+		break;
+	}
+	case C_JMP8:
+	case C_JMP:
+		b.push_back(kind == C_JMP8 ? 0xeb : 0xe9);
+		put_rel(b, rel, kind == C_JMP8 ? 1 : relb);
+		markers(b, skip);
+		break;
+	case C_CALL:
+		b.push_back(0xe8);
+		put_rel(b, rel, relb);
+		markers(b, skip);
+		break;
+	case C_RET:
+	case C_RETN: {
+		b.push_back(kind == C_RET ? 0xc3 : 0xc2);
+		uint16_t imm = (uint16_t)(r.chance(50) ? r.below(16) * 2 : r.below(0x200));
+		if (kind == C_RETN)
+			put_rel(b, imm, 2);
+		uint32_t tgt = code_addr(g, (uint32_t)(b.size() + skip));
+		markers(b, skip);
+		g.poke(sp_off(g), tgt, o16 ? 2 : 4);
+		break;
+	}
+	case C_JMP_RM:
+	case C_CALL_RM: {
+		// The target is computed once the instruction length is known.
+		b.push_back(0xff);
+		bool mem = r.chance(50);
+		int reg = (int)r.below(8);
+		while (reg == 4)
+			reg = (int)r.below(8);
+		size_t at = 0;
+		if (mem) {
+			uint32_t want = CD_OPND_LO + r.below(CD_OPND_HI - CD_OPND_LO - 64);
+			g.mem_off = emit_mem(g, kind == C_JMP_RM ? 4 : 2, want, false);
+			g.has_mem = true;
+		} else {
+			b.push_back((uint8_t)(0xc0 | (kind == C_JMP_RM ? 4 : 2) << 3 | reg));
+		}
+		at = b.size();
+		uint32_t tgt = code_addr(g, (uint32_t)(at + skip));
+		if (mem)
+			g.poke(g.mem_off, tgt | (r.u32() & (o16 ? 0xffff0000u : 0)), 4);
+		else if (g.fixed[reg])
+			return false;
+		else
+			g.set_reg(reg, (o16 ? (r.u32() & 0xffff0000u) : 0) | tgt);
+		markers(b, skip);
+		break;
+	}
+	case C_LOOP:
+	case C_LOOPE:
+	case C_LOOPNE:
+	case C_JCXZ: {
+		if (g.asz != g.cs_bits)
+			b.insert(b.begin(), 0x67);
+		static const uint8_t op[] = {0xe2, 0xe1, 0xe0, 0xe3};
+		b.push_back(op[kind == C_LOOP ? 0 : kind == C_LOOPE ? 1 : kind == C_LOOPNE ? 2 : 3]);
+		put_rel(b, rel, 1);
+		markers(b, skip);
+		static const uint32_t counts[] = {0, 1, 2, 0x10000, 0x10001, 0xffffffff};
+		g.regs[1] = r.chance(60) ? counts[r.below(6)] : r.u32();
+		break;
+	}
+	case C_LOOP_BACK: {
+		// L: INC eAX; LOOP L -- ECX small, so the loop ends. (No
+		// operand-size prefix: the loop runs the same bytes again.)
+		b.clear();
+		markers(b, 1 + r.below(2));
+		if (g.asz != g.cs_bits)
+			b.push_back(0x67);
+		b.push_back(0xe2);
+		put_rel(b, -(int32_t)(b.size() + 1), 1);
+		g.regs[1] = (r.u32() & (g.asz == 16 ? 0xffff0000u : 0)) | (1 + r.below(40));
+		break;
+	}
+	case C_CALLF: {
+		// CALL far to the current code segment (allowed at CPL 3:
+		// same DPL).
+		b.push_back(0x9a);
+		uint32_t tgt = code_addr(g, (uint32_t)(b.size() + relb + 2 + skip));
+		put_rel(b, (int32_t)tgt, relb);
+		uint16_t sel = g.cs_bits == 16 ? CPUD_SEL_CODE16 : CPUD_SEL_CODE32;
+		put_rel(b, sel, 2);
+		markers(b, skip);
+		c.needs_cpl3 = true;
+		g.poke(sp_off(g) - 8, 0, 8); // 32-bit pushes of CS: see PUSH Sreg
+		break;
+	}
+	case C_RETF:
+	case C_IRET: {
+		bool iret = kind == C_IRET;
+		bool imm = !iret && r.chance(40);
+		b.push_back(iret ? 0xcf : imm ? 0xca : 0xcb);
+		if (imm)
+			put_rel(b, (int32_t)r.below(0x40) * 2, 2);
+		uint32_t tgt = code_addr(g, (uint32_t)(b.size() + skip));
+		markers(b, skip);
+		uint16_t sel = g.cs_bits == 16 ? CPUD_SEL_CODE16 : CPUD_SEL_CODE32;
+		int w = o16 ? 2 : 4;
+		uint32_t sp = sp_off(g);
+		g.poke(sp, tgt, (unsigned)w);
+		g.poke(sp + (uint32_t)w, sel | (r.u32() & 0xffff0000u), (unsigned)w);
+		if (iret) {
+			// EFLAGS image: no TF (a trap after the return would
+			// land on the end marker) and no NT/VM.
+			uint32_t fl = r.u32() & ~(CPUD_TF | CPUD_RF | CPUD_NT | 0x20000u);
+			g.poke(sp + 2u * (uint32_t)w, fl, (unsigned)w);
+		}
+		c.needs_cpl3 = true;
+		break;
+	}
+	}
+	markers(b, after);
+	c.name = k_ctl_names[kind];
+	c.name += o16 ? " (o16)" : " (o32)";
+	if (g.asz != g.cs_bits)
+		c.name += " (a" + std::to_string(g.asz) + ")";
+	return true;
+}
+
+enum str_kind { S_MOVS, S_CMPS, S_SCAS, S_LODS, S_STOS, S_COUNT };
+const char *const k_str_names[S_COUNT] = {"MOVS", "CMPS", "SCAS", "LODS", "STOS"};
+
+// String instructions with and without REP/REPE/REPNE, both directions,
+// counts from 0, 16- and 32-bit addressing.
+bool build_str(gen &g, int kind, int rep, int wbits)
+{
+	cd_case &c = g.c;
+	cd_rng &r = g.r;
+	std::vector<uint8_t> &b = g.ins;
+	init_regs(g);
+	bool df = r.chance(40);
+	if (g.stream)
+		g.pre.push_back(df ? 0xfd : 0xfc); // STD / CLD
+	else
+		c.in.eflags = df ? CPUD_DF : 0;
+	unsigned w = (unsigned)wbits / 8;
+	uint32_t count = r.chance(15) ? 0 : r.chance(50) ? 1 + r.below(4) : r.below(40);
+	if (!rep)
+		count = 1;
+	// Source and destination runs in the operand area, far enough
+	// from its edges for `count` elements either way.
+	uint32_t span = (count + 2) * w;
+	uint32_t src = 0x1000 + r.below(0x2000), dst = 0x4000 + r.below(0x2000);
+	if (r.chance(20))
+		dst = src + (r.below(9) - 4) * w; // overlapping runs
+	(void)span;
+	std::vector<uint8_t> a(0x200), d(0x200);
+	for (auto &x : a)
+		x = (uint8_t)r.u32();
+	if (kind == S_CMPS) {
+		d = a;
+		unsigned n = r.below(3);
+		for (unsigned i = 0; i < n; i++)
+			d[r.below(0x200)] ^= (uint8_t)(1 + r.below(255));
+	} else if (kind == S_SCAS) {
+		for (auto &x : d)
+			x = (uint8_t)(r.chance(50) ? 0x5a : r.u32());
+	} else {
+		for (auto &x : d)
+			x = (uint8_t)r.u32();
+	}
+	c.mem.push_back({src - 0x100, a});
+	c.mem.push_back({dst - 0x100, d});
+	uint32_t amask = g.asz == 16 ? 0xffffu : 0xffffffffu;
+	auto setp = [&](int reg, uint32_t off) {
+		uint32_t v = g.cs_bits == 16 ? off : g.lin(off);
+		g.set_reg(reg, (g.regs[reg] & ~amask) | (v & amask));
+	};
+	setp(6, src);
+	setp(7, dst);
+	g.set_reg(1, (g.regs[1] & ~amask) | (count & amask));
+	if (kind == S_SCAS) {
+		uint32_t v = r.chance(60) ? 0x5a5a5a5au : r.u32();
+		g.set_reg(0, v);
+	}
+	if (g.asz != g.cs_bits)
+		b.push_back(0x67);
+	static const uint8_t segs[] = {0x26, 0x36, 0x3e};
+	bool has_src = kind == S_MOVS || kind == S_CMPS || kind == S_LODS;
+	if (has_src && r.chance(20))
+		b.push_back(segs[r.below(3)]);
+	if (wbits != 8 && wbits != g.cs_bits)
+		b.push_back(0x66);
+	if (rep)
+		b.push_back(rep == 1 ? 0xf3 : 0xf2);
+	static const uint8_t ops[] = {0xa4, 0xa6, 0xae, 0xac, 0xaa};
+	b.push_back((uint8_t)(ops[kind] + (wbits == 8 ? 0 : 1)));
+	if (g.stream) {
+		emit_fixed_movs(g);
+		return true;
+	}
+	c.undef_flags = 0;
+	c.name = std::string(rep == 0 ? "" : rep == 1 ? "REP " : "REPNE ") +
+		 k_str_names[kind] + (wbits == 8 ? "B" : wbits == 16 ? "W" : "D");
+	if (g.asz != g.cs_bits)
+		c.name += " (a" + std::to_string(g.asz) + ")";
+	return true;
 }
 
 } // namespace
@@ -1056,8 +1374,8 @@ std::vector<cd_case> cd_systematic(uint64_t seed, unsigned per_form,
 					g.cs_bits = cs;
 					g.asz = cs;
 					g.osz = f.size == 'b' ? 8 : osz;
-					uint32_t undef = 0;
-					if (!build(g, f, &undef))
+					uint32_t undef = 0, fin = 0;
+					if (!build(g, f, &undef, &fin))
 						continue;
 					c.in.eflags = (r.u32() & (CPUD_ARITH)) |
 						      (r.chance(10) ? CPUD_DF : 0);
@@ -1077,7 +1395,198 @@ std::vector<cd_case> cd_systematic(uint64_t seed, unsigned per_form,
 			}
 		}
 	}
+	// Control transfers.
+	for (int kind = 0; kind < C_COUNT; kind++)
+		for (int cs : {16, 32})
+			for (int osz : {16, 32}) {
+				// o16 branches in 32-bit code truncate EIP to
+				// 16 bits: out of the code region.
+				if (cs == 32 && osz == 16)
+					continue;
+				for (unsigned k = 0; k < per_form; k++) {
+					cd_case c;
+					c.mode = cs == 16 ? CPUD_MODE16 : CPUD_MODE32;
+					gen g(r, c, false);
+					g.cs_bits = cs;
+					g.osz = osz;
+					g.asz = cs;
+					bool loop = kind >= C_LOOP && kind <= C_JCXZ;
+					if (loop && cs == 16 && r.chance(30))
+						g.asz = 32;
+					if (!build_ctl(g, kind))
+						continue;
+					c.in.eflags = r.u32() & CPUD_ARITH;
+					c.code = g.ins;
+					finish_regs(g);
+					std::string fname = std::string(k_ctl_names[kind]) + " [" +
+						std::to_string(cs) + "-bit code, o" + std::to_string(osz) + "]";
+					names.insert(fname);
+					c.name = fname;
+					out.push_back(std::move(c));
+				}
+			}
+	// String instructions.
+	for (int kind = 0; kind < S_COUNT; kind++)
+		for (int rep = 0; rep < 3; rep++)
+			for (int cs : {16, 32})
+				for (int wb : {8, 16, 32}) {
+					for (unsigned k = 0; k < per_form; k++) {
+						cd_case c;
+						c.mode = cs == 16 ? CPUD_MODE16 : CPUD_MODE32;
+						gen g(r, c, false);
+						g.cs_bits = cs;
+						g.osz = wb;
+						g.asz = cs;
+						// 16-bit addresses in 32-bit code point
+						// below the test area.
+						if (cs == 16 && r.chance(30))
+							g.asz = 32;
+						if (!build_str(g, kind, rep, wb))
+							continue;
+						c.in.eflags |= r.u32() & CPUD_ARITH;
+						c.code = g.ins;
+						finish_regs(g);
+						std::string fname = c.name + " [" + std::to_string(cs) +
+							"-bit code]";
+						names.insert(fname);
+						c.name = fname;
+						out.push_back(std::move(c));
+					}
+				}
 	if (forms)
 		forms->assign(names.begin(), names.end());
+	return out;
+}
+
+std::vector<cd_case> cd_random_streams(uint64_t seed, unsigned count,
+				       unsigned max_insns)
+{
+	std::vector<cd_case> out;
+	cd_rng r(seed);
+	std::vector<const form *> pool;
+	// CPUDIFF_EXCLUDE="PUSH r/m,SHLD": leave out forms whose name starts
+	// with one of these, to look past a known difference.
+	std::vector<std::string> excl;
+	if (const char *e = getenv("CPUDIFF_EXCLUDE")) {
+		std::string all = e;
+		size_t p = 0;
+		while (p <= all.size()) {
+			size_t q = all.find(',', p);
+			if (q == std::string::npos)
+				q = all.size();
+			if (q > p)
+				excl.push_back(all.substr(p, q - p));
+			p = q + 1;
+		}
+	}
+	for (const form &f : k_forms) {
+		bool out_ = false;
+		for (auto &x : excl)
+			if (!strncmp(f.name, x.c_str(), x.size()))
+				out_ = true;
+		if (!(f.attr & (A_NOSTREAM | A_CPL3)) && !out_)
+			pool.push_back(&f);
+	}
+	if (max_insns < 1)
+		max_insns = 1;
+	for (unsigned n = 0; n < count; n++) {
+		cd_case c;
+		int cs = r.chance(50) ? 16 : 32;
+		c.mode = cs == 16 ? CPUD_MODE16 : CPUD_MODE32;
+		{
+			gen g0(r, c, true);
+			g0.cs_bits = cs;
+			init_regs(g0);
+			finish_regs(g0);
+		}
+		c.in.eflags = (r.u32() & CPUD_ARITH) | (r.chance(10) ? CPUD_DF : 0);
+		unsigned len = 1 + r.below(max_insns);
+		std::vector<std::vector<uint8_t>> insns(len);
+		std::vector<uint32_t> undef_start(len, 0);
+		std::vector<uint32_t> pend(len + 1, 0);
+		struct jump { unsigned at, target; int relbytes; };
+		std::vector<jump> jumps;
+		uint32_t undef = 0;
+		std::string names;
+		for (unsigned i = 0; i < len; i++) {
+			undef |= pend[i];
+			undef_start[i] = undef;
+			std::vector<uint8_t> &b = insns[i];
+			if (i + 1 < len && r.chance(10)) {
+				// A forward branch to a later instruction
+				// (or the end); the flags there are the union
+				// of both paths.
+				unsigned target = i + 1 + r.below(std::min(4u, len - i));
+				unsigned cc = r.below(16);
+				int relbytes = cs == 16 ? 2 : 4;
+				if (cc_flags(cc) & undef || r.chance(20)) {
+					b.push_back(0xe9);
+					names += " JMP";
+				} else {
+					b.push_back(0x0f);
+					b.push_back((uint8_t)(0x80 | cc));
+					names += " Jcc";
+				}
+				for (int k = 0; k < relbytes; k++)
+					b.push_back(0);
+				jumps.push_back({i, target, relbytes});
+				pend[target] |= undef;
+				continue;
+			}
+			if (r.chance(6)) {
+				gen g(r, c, true);
+				g.cs_bits = cs;
+				g.asz = cs == 16 && r.chance(30) ? 32 : cs;
+				int kind = (int)r.below(S_COUNT);
+				int rep = (int)r.below(3);
+				int wb = 8 << r.below(3);
+				g.osz = wb;
+				if (build_str(g, kind, rep, wb)) {
+					b = g.pre;
+					b.insert(b.end(), g.ins.begin(), g.ins.end());
+					names += std::string(" ") + k_str_names[kind];
+					continue;
+				}
+			}
+			for (int tries = 0; tries < 40; tries++) {
+				const form &f = *pool[r.below((uint32_t)pool.size())];
+				gen g(r, c, true);
+				g.cs_bits = cs;
+				g.asz = cs;
+				g.osz = f.size == 'b' ? 8 : (f.size == 'v' && r.chance(50)) ? 16 + 16 * (cs == 16) : cs;
+				if (f.size == 'v' && g.osz == cs && r.chance(50))
+					g.osz = cs == 16 ? 32 : 16;
+				size_t mem_before = c.mem.size();
+				uint32_t fu = 0, fin = 0;
+				if (!build(g, f, &fu, &fin) || (fin & undef)) {
+					c.mem.resize(mem_before);
+					continue;
+				}
+				b = g.pre;
+				b.insert(b.end(), g.ins.begin(), g.ins.end());
+				undef = (undef & ~f.fdef) | fu;
+				names += std::string(" ") + f.name;
+				break;
+			}
+		}
+		std::vector<uint32_t> off(len + 1, 0);
+		for (unsigned i = 0; i < len; i++)
+			off[i + 1] = off[i] + (uint32_t)insns[i].size();
+		for (auto &j : jumps) {
+			int32_t rel = (int32_t)(off[j.target] - off[j.at + 1]);
+			std::vector<uint8_t> &b = insns[j.at];
+			for (int k = 0; k < j.relbytes; k++)
+				b[b.size() - (size_t)j.relbytes + (size_t)k] =
+					(uint8_t)((uint32_t)rel >> (8 * k));
+		}
+		for (auto &b : insns)
+			c.code.insert(c.code.end(), b.begin(), b.end());
+		for (unsigned i = 0; i < len; i++)
+			c.undef_at.push_back({off[i], undef_start[i]});
+		c.undef_flags = undef | pend[len];
+		c.name = "stream " + std::to_string(n) + " (" + std::to_string(cs) +
+			 "-bit):" + names;
+		out.push_back(std::move(c));
+	}
 	return out;
 }
