@@ -921,11 +921,10 @@ bool build(gen &g, const form &f, uint32_t *fl_undef, uint32_t *fl_in)
 		g.poke(g.mem_off, (uint32_t)lo, (unsigned)w);
 		g.poke(g.mem_off + (uint32_t)w, (uint32_t)hi, (unsigned)w);
 		if (reg_op >= 0 && !g.fixed[reg_op] && r.chance(60)) {
-			int32_t v = lo + (int32_t)r.below(5) - 2;
-			if (r.chance(50))
-				v = hi + (int32_t)r.below(5) - 2;
+			// Near a bound, wrapping like the register would.
+			uint32_t v = (uint32_t)(r.chance(50) ? lo : hi) + r.below(5) - 2;
 			g.set_reg(reg_op, (g.regs[reg_op] & ~size_mask(opsz_eff)) |
-					  ((uint32_t)v & size_mask(opsz_eff)));
+					  (v & size_mask(opsz_eff)));
 		}
 		break;
 	}
