@@ -192,9 +192,21 @@ cd_outcome cd_compare(struct emuh *h, enum emuh_priv priv, const cd_case &c)
 			diffs += b + flags_str(nat->regs.eflags & fm) + ", emu " +
 				 flags_str(emu->regs.eflags & fm) + "\n";
 		}
+		// At CPL 0 the emulator's exception frame (EIP, CS, EFLAGS and
+		// an error code) lands just below the test's ESP.
+		uint32_t frame_lo = 1, frame_hi = 0;
+		if (priv == EMUH_CPL0 && emu->vector != CPUD_NO_EXCEPTION) {
+			uint32_t sp = c.mode == CPUD_MODE16
+				? (uint32_t)(emu->regs.gpr[4] & 0xffff)
+				: (uint32_t)emu->regs.gpr[4] - CPUD_DATA_BASE;
+			frame_lo = sp - 16;
+			frame_hi = sp;
+		}
 		int shown = 0;
 		for (uint32_t i = 0; i < CPUD_DATA_SIZE; i++) {
 			if (nat->data[i] == emu->data[i])
+				continue;
+			if (i - frame_lo < frame_hi - frame_lo)
 				continue;
 			if (shown++ < 8) {
 				snprintf(b, sizeof(b),
