@@ -188,10 +188,9 @@ static void build_system_area(struct emuh *h)
 	put64((uint8_t *)&gdt[5], make_desc(0, 0xfffff, 0x93 | d, 0xc));
 	put64((uint8_t *)&gdt[6], make_desc(LDT, LDT_ENTRIES * 8 - 1, 0x82, 0x0));
 	uint64_t *ldt = reinterpret_cast<uint64_t *>(s + LDT);
-	// AVL set, as Linux's modify_ldt sets it for `useable` entries (LAR
-	// shows it).
-	put64((uint8_t *)&ldt[0], make_desc(CPUD_CODE_BASE, 0xffff, 0x9b | d, 0x1));
-	put64((uint8_t *)&ldt[1], make_desc(CPUD_DATA_BASE, 0xffff, 0x93 | d, 0x1));
+	// AVL clear: LAR on the host's LDT entries shows it clear.
+	put64((uint8_t *)&ldt[0], make_desc(CPUD_CODE_BASE, 0xffff, 0x9b | d, 0x0));
+	put64((uint8_t *)&ldt[1], make_desc(CPUD_DATA_BASE, 0xffff, 0x93 | d, 0x0));
 	put32(s + TSS + 4, STACK0);    // ESP0
 	put32(s + TSS + 8, SEL_DATA0); // SS0
 	put32(s + TSS + 0x64, (uint32_t)(TSS_LIMIT + 1) << 16); // no I/O bitmap
@@ -278,9 +277,9 @@ static void fill_state(struct emuh *h, enum cpud_mode mode,
 	x86_seg code, data;
 	if (mode == CPUD_MODE16) {
 		code = make_seg((uint16_t)(0x04 | rpl), CPUD_CODE_BASE, 0xffff,
-				0x9b | d, 0x1);
+				0x9b | d, 0x0);
 		data = make_seg((uint16_t)(0x0c | rpl), CPUD_DATA_BASE, 0xffff,
-				0x93 | d, 0x1);
+				0x93 | d, 0x0);
 	} else {
 		code = make_seg((uint16_t)(0x20 | rpl), 0, 0xffffffff, 0x9b | d, 0xc);
 		data = make_seg((uint16_t)(0x28 | rpl), 0, 0xffffffff, 0x93 | d, 0xc);
