@@ -153,6 +153,7 @@ void emu_flush_traces(struct emu_cpu *c)
 	}
 	c->arena_used = 0;
 	c->cur_trace = NULL;
+	c->chain_slot = NULL;
 	c->stat_flushes++;
 	mmu_flush_tlb(c, true);
 }
@@ -549,6 +550,7 @@ static void emu_set_a20(struct vcpu *v, bool enabled)
 	struct emu_cpu *c = to_emu(v);
 	c->a20_mask = enabled ? 0xffffffffu : ~(1u << 20);
 	mmu_flush_tlb(c, true);
+	c->flush_pending = true; /* chained traces assumed the old mapping */
 	c->exit_request = 1;
 }
 

@@ -197,6 +197,8 @@ struct emu_cpu {
 	size_t arena_used;
 	struct trace *cur_trace;
 	uint32_t trace_eip;        /* EIP of the first insn of the running trace */
+	uint32_t trace_lpage;      /* its linear page */
+	struct trace **chain_slot; /* where to remember the next trace found */
 	struct code_page *code_pages;  /* hash of physical pages with code */
 	unsigned code_pages_cap, code_pages_used;
 	bool flush_pending;
@@ -222,10 +224,10 @@ static inline int reg8_offset(int n) { return n < 4 ? n * 8 : (n - 4) * 8 + 1; }
 /* ---- lazy flags (flags.c) ---- */
 uint32_t emu_get_eflags(struct emu_cpu *c);
 void emu_set_eflags(struct emu_cpu *c, uint32_t v, uint32_t mask);
-bool emu_cf(const struct emu_cpu *c);
+bool emu_cf_slow(const struct emu_cpu *c);
+bool emu_cond_slow(const struct emu_cpu *c, int cc);
 bool emu_of(const struct emu_cpu *c);
 bool emu_af(const struct emu_cpu *c);
-bool emu_cond(const struct emu_cpu *c, int cc);
 
 static inline bool emu_zf(const struct emu_cpu *c)
 {
@@ -236,6 +238,25 @@ static inline bool emu_sf(const struct emu_cpu *c)
 {
 	return c->lf_op == LF_NONE ? (c->eflags & F_SF) != 0
 				   : (c->lf_res >> (c->lf_size * 8 - 1)) & 1;
+}
+
+static inline bool emu_cf(const struct emu_cpu *c)
+{
+	switch (c->lf_op) {
+	case LF_INC: case LF_DEC: return c->lf_cf;
+	case LF_SUB: return c->lf_op1 < c->lf_op2;
+	case LF_ADD: return c->lf_res < c->lf_op1;
+	case LF_LOGIC: return false;
+	default: return emu_cf_slow(c);
+	}
+}
+
+/* Condition code cc (the low nibble of Jcc/SETcc/CMOVcc). */
+static inline bool emu_cond(const struct emu_cpu *c, int cc)
+{
+	if ((cc >> 1) == 2) /* Z/NZ: one test whatever the last operation */
+		return emu_zf(c) ^ (cc & 1);
+	return emu_cond_slow(c, cc);
 }
 
 static inline void emu_flags_materialize(struct emu_cpu *c)

@@ -238,7 +238,30 @@ const void *const *emu_exec_labels(void)
 #define EIP_HERE (c->trace_eip + i->ofs)
 #define EIP_NEXT (c->trace_eip + i->ofs + i->len)
 /* Leave the trace after this instruction, continuing at eip. */
-#define JUMP_TO(target) do { c->eip = (target); c->icount += (uint32_t)i->idx + 1; goto next_trace; } while (0)
+#define JUMP_TO(target) do { c->eip = (target); c->icount += (uint32_t)i->idx + 1; \
+	c->chain_slot = NULL; goto next_trace; } while (0)
+/* A direct branch (or falling off a trace's end) to target: go straight to
+ * the trace remembered in i->next when it is still valid, lies in the same
+ * linear page (so the same physical page, whose translation was checked
+ * when this trace was entered) and nothing asks the CPU to stop. */
+#define JUMP_DIRECT(target, n_insns) do {                                          \
+	uint32_t tgt_ = (target);                                                  \
+	c->eip = tgt_;                                                             \
+	c->icount += (n_insns);                                                    \
+	struct trace *n_ = i->next;                                                \
+	if (likely(n_ && n_->valid) &&                                             \
+	    likely(!(c->exit_request | c->intr_line | c->nmi_pending)) &&          \
+	    likely(c->icount < c->budget) &&                                      \
+	    likely(((c->seg[SEG_CS].base + tgt_) >> 12) == c->trace_lpage) &&      \
+	    likely((uint64_t)tgt_ + n_->nbytes - 1 <= c->seg[SEG_CS].limit)) {    \
+		c->cur_trace = n_;                                                 \
+		c->trace_eip = tgt_;                                               \
+		i = n_->insn;                                                      \
+		goto *i->h;                                                        \
+	}                                                                          \
+	c->chain_slot = &((struct insn *)i)->next;                                 \
+	goto next_trace;                                                           \
+} while (0)
 
 #define GET8(n) (*R8P(c, (n)))
 #define SET8(n, v) (*R8P(c, (n)) = (uint8_t)(v))
@@ -347,9 +370,19 @@ next_trace:
 	t = emu_trace_for_eip(c);
 	if (unlikely(!t)) {
 		/* fetch fault, interrupt delivered, or a reason to stop */
+		c->chain_slot = NULL;
 		if (c->shutdown || c->halted)
 			return;
 		goto next_trace;
+	}
+	{
+		uint32_t lpage = (c->seg[SEG_CS].base + c->eip) >> 12;
+		if (c->chain_slot) {
+			if (t->cached && lpage == c->trace_lpage)
+				*c->chain_slot = t;
+			c->chain_slot = NULL;
+		}
+		c->trace_lpage = lpage;
 	}
 	c->cur_trace = t;
 	c->trace_eip = c->eip;
@@ -359,6 +392,7 @@ next_trace:
 fault:
 	c->eip = EIP_HERE;
 	c->icount += i->idx;
+	c->chain_slot = NULL;
 	emu_deliver_exception(c);
 	emu_trace_after_exception(c);
 	goto next_trace;
@@ -368,12 +402,11 @@ smc_exit:
 	 * follows must be decoded again. */
 	c->eip = EIP_HERE;
 	c->icount += i->idx;
+	c->chain_slot = NULL;
 	goto next_trace;
 
 h_END:
-	c->eip = EIP_HERE;
-	c->icount += i->idx;
-	goto next_trace;
+	JUMP_DIRECT(EIP_HERE, i->idx);
 
 h_UD:
 	c->exc_vec = EXC_UD;
@@ -491,15 +524,18 @@ h_LEA32:
 
 h_JCC:
 	if (emu_cond(c, i->op))
-		JUMP_TO((EIP_NEXT + i->imm) & ((i->flags & I_O32) ? 0xffffffffu : 0xffffu));
+		JUMP_DIRECT((EIP_NEXT + i->imm) & ((i->flags & I_O32) ? 0xffffffffu : 0xffffu),
+			    (uint32_t)i->idx + 1);
 	NEXT();
 h_JMP:
-	JUMP_TO((EIP_NEXT + i->imm) & ((i->flags & I_O32) ? 0xffffffffu : 0xffffu));
+	JUMP_DIRECT((EIP_NEXT + i->imm) & ((i->flags & I_O32) ? 0xffffffffu : 0xffffu),
+		    (uint32_t)i->idx + 1);
 h_CALL: {
 	uint32_t next = EIP_NEXT;
 	if (unlikely(pushv(c, next, i->flags & I_O32)))
 		FAULT();
-	JUMP_TO((next + i->imm) & ((i->flags & I_O32) ? 0xffffffffu : 0xffffu));
+	JUMP_DIRECT((next + i->imm) & ((i->flags & I_O32) ? 0xffffffffu : 0xffffu),
+		    (uint32_t)i->idx + 1);
 }
 h_RET: {
 	uint32_t target;
@@ -547,12 +583,14 @@ h_LOOP: {
 	else if (i->op == 1)
 		go = go && emu_zf(c);
 	if (go)
-		JUMP_TO((EIP_NEXT + i->imm) & ((i->flags & I_O32) ? 0xffffffffu : 0xffffu));
+		JUMP_DIRECT((EIP_NEXT + i->imm) & ((i->flags & I_O32) ? 0xffffffffu : 0xffffu),
+			    (uint32_t)i->idx + 1);
 	NEXT();
 }
 h_JCXZ:
 	if (((i->flags & I_A32) ? GET32(1) : GET16(1)) == 0)
-		JUMP_TO((EIP_NEXT + i->imm) & ((i->flags & I_O32) ? 0xffffffffu : 0xffffu));
+		JUMP_DIRECT((EIP_NEXT + i->imm) & ((i->flags & I_O32) ? 0xffffffffu : 0xffffu),
+			    (uint32_t)i->idx + 1);
 	NEXT();
 
 h_MOVZX_R8:
