@@ -197,8 +197,11 @@ struct emu_cpu {
 	size_t arena_used;
 	struct trace *cur_trace;
 	uint32_t trace_eip;        /* EIP of the first insn of the running trace */
-	uint32_t trace_lpage;      /* its linear page */
-	struct trace **chain_slot; /* where to remember the next trace found */
+	/* Translation generation: bumped by anything that may change which
+	 * physical code a linear EIP reaches (TLB flushes, CS loads, privilege
+	 * class changes, A20). Remembered trace exits are valid within one. */
+	uint32_t map_gen;
+	struct trace_exit *chain_slot; /* where to remember the next trace found */
 	struct code_page *code_pages;  /* hash of physical pages with code */
 	unsigned code_pages_cap, code_pages_used;
 	bool flush_pending;
@@ -206,6 +209,7 @@ struct emu_cpu {
 	bool step_tf;              /* ... with EFLAGS.TF set: #DB after it */
 	void *step_buf;
 	const void *smc_exit_handler;  /* label that ends a trace hit by SMC */
+	bool log_traces;           /* -vvvv: log every trace entered */
 
 	/* Statistics for -v and benchmarks. */
 	uint64_t stat_traces_built, stat_flushes, stat_smc;
@@ -343,6 +347,8 @@ DEFINE_MEM(32, uint32_t)
 /* A write probe: would a write of size bytes at s:off succeed? (For
  * instructions that must not change state before a store that faults.) */
 int emu_probe_write(struct emu_cpu *c, int s, uint32_t off, unsigned size);
+
+void emu_new_map_gen(struct emu_cpu *c);
 
 /* ---- stack ---- */
 static inline uint32_t sp_get(const struct emu_cpu *c)

@@ -240,26 +240,26 @@ const void *const *emu_exec_labels(void)
 /* Leave the trace after this instruction, continuing at eip. */
 #define JUMP_TO(target) do { c->eip = (target); c->icount += (uint32_t)i->idx + 1; \
 	c->chain_slot = NULL; goto next_trace; } while (0)
-/* A direct branch (or falling off a trace's end) to target: go straight to
- * the trace remembered in i->next when it is still valid, lies in the same
- * linear page (so the same physical page, whose translation was checked
- * when this trace was entered) and nothing asks the CPU to stop. */
-#define JUMP_DIRECT(target, n_insns) do {                                          \
+/* Leave the trace through exit slot (0: the last instruction's branch, 1:
+ * falling off the end) to target: go straight to the trace remembered there
+ * when it is for this EIP, the translation generation is unchanged, it is
+ * still valid and nothing asks the CPU to stop. */
+#define JUMP_DIRECT(target, n_insns, slot) do {                                    \
 	uint32_t tgt_ = (target);                                                  \
 	c->eip = tgt_;                                                             \
 	c->icount += (n_insns);                                                    \
-	struct trace *n_ = i->next;                                                \
-	if (likely(n_ && n_->valid) &&                                             \
+	struct trace_exit *x_ = &c->cur_trace->exit[slot];                        \
+	if (likely(x_->gen == c->map_gen && x_->eip == tgt_) &&                   \
+	    likely(x_->t->valid) &&                                                \
 	    likely(!(c->exit_request | c->intr_line | c->nmi_pending)) &&          \
 	    likely(c->icount < c->budget) &&                                      \
-	    likely(((c->seg[SEG_CS].base + tgt_) >> 12) == c->trace_lpage) &&      \
-	    likely((uint64_t)tgt_ + n_->nbytes - 1 <= c->seg[SEG_CS].limit)) {    \
-		c->cur_trace = n_;                                                 \
+	    likely((uint64_t)tgt_ + x_->t->nbytes - 1 <= c->seg[SEG_CS].limit)) { \
+		c->cur_trace = x_->t;                                              \
 		c->trace_eip = tgt_;                                               \
-		i = n_->insn;                                                      \
+		i = x_->t->insn;                                                   \
 		goto *i->h;                                                        \
 	}                                                                          \
-	c->chain_slot = &((struct insn *)i)->next;                                 \
+	c->chain_slot = c->cur_trace->cached ? x_ : NULL;                          \
 	goto next_trace;                                                           \
 } while (0)
 
@@ -367,6 +367,21 @@ next_trace:
 		return;
 	if (unlikely(c->icount >= c->budget))
 		return;
+	/* The common case inline: nothing pending, code page in the TLB, the
+	 * trace in its hash bucket. */
+	if (likely(!(c->stepping | c->flush_pending | c->intr_shadow | c->intr_line |
+		     c->nmi_pending | c->log_traces) && !(c->eflags & F_TF))) {
+		uint32_t lin = c->seg[SEG_CS].base + c->eip;
+		const struct tlb_entry *e = &c->tlb[(lin >> 12) & TLB_MASK];
+		if (likely(e->tag_r == (lin & ~0xfffu))) {
+			uint64_t key = ((uint64_t)(e->phys | (lin & 0xfff)) << 1) | c->code32;
+			t = c->hash[trace_hash(key)];
+			while (t && t->key != key)
+				t = t->hnext;
+			if (likely(t) && likely((uint64_t)c->eip + t->nbytes - 1 <= c->seg[SEG_CS].limit))
+				goto have_trace;
+		}
+	}
 	t = emu_trace_for_eip(c);
 	if (unlikely(!t)) {
 		/* fetch fault, interrupt delivered, or a reason to stop */
@@ -375,14 +390,14 @@ next_trace:
 			return;
 		goto next_trace;
 	}
-	{
-		uint32_t lpage = (c->seg[SEG_CS].base + c->eip) >> 12;
-		if (c->chain_slot) {
-			if (t->cached && lpage == c->trace_lpage)
-				*c->chain_slot = t;
-			c->chain_slot = NULL;
+have_trace:
+	if (c->chain_slot) {
+		if (t->cached) {
+			c->chain_slot->t = t;
+			c->chain_slot->eip = c->eip;
+			c->chain_slot->gen = c->map_gen;
 		}
-		c->trace_lpage = lpage;
+		c->chain_slot = NULL;
 	}
 	c->cur_trace = t;
 	c->trace_eip = c->eip;
@@ -406,7 +421,7 @@ smc_exit:
 	goto next_trace;
 
 h_END:
-	JUMP_DIRECT(EIP_HERE, i->idx);
+	JUMP_DIRECT(EIP_HERE, i->idx, 1);
 
 h_UD:
 	c->exc_vec = EXC_UD;
@@ -525,17 +540,17 @@ h_LEA32:
 h_JCC:
 	if (emu_cond(c, i->op))
 		JUMP_DIRECT((EIP_NEXT + i->imm) & ((i->flags & I_O32) ? 0xffffffffu : 0xffffu),
-			    (uint32_t)i->idx + 1);
+			    (uint32_t)i->idx + 1, 0);
 	NEXT();
 h_JMP:
 	JUMP_DIRECT((EIP_NEXT + i->imm) & ((i->flags & I_O32) ? 0xffffffffu : 0xffffu),
-		    (uint32_t)i->idx + 1);
+		    (uint32_t)i->idx + 1, 0);
 h_CALL: {
 	uint32_t next = EIP_NEXT;
 	if (unlikely(pushv(c, next, i->flags & I_O32)))
 		FAULT();
 	JUMP_DIRECT((next + i->imm) & ((i->flags & I_O32) ? 0xffffffffu : 0xffffu),
-		    (uint32_t)i->idx + 1);
+		    (uint32_t)i->idx + 1, 0);
 }
 h_RET: {
 	uint32_t target;
@@ -550,14 +565,14 @@ h_RET: {
 	}
 	if (i->imm)
 		sp_set(c, sp_get(c) + i->imm);
-	JUMP_TO(target);
+	JUMP_DIRECT(target, (uint32_t)i->idx + 1, 0);
 }
 h_JMP_RM: {
 	unsigned size = (i->flags & I_O32) ? 4 : 2;
 	uint32_t target;
 	if (unlikely(get_rm(c, i, size, &target)))
 		FAULT();
-	JUMP_TO(target);
+	JUMP_DIRECT(target, (uint32_t)i->idx + 1, 0);
 }
 h_CALL_RM: {
 	unsigned size = (i->flags & I_O32) ? 4 : 2;
@@ -566,7 +581,7 @@ h_CALL_RM: {
 		FAULT();
 	if (unlikely(pushv(c, EIP_NEXT, size == 4)))
 		FAULT();
-	JUMP_TO(target);
+	JUMP_DIRECT(target, (uint32_t)i->idx + 1, 0);
 }
 h_LOOP: {
 	uint32_t cnt;
@@ -584,13 +599,13 @@ h_LOOP: {
 		go = go && emu_zf(c);
 	if (go)
 		JUMP_DIRECT((EIP_NEXT + i->imm) & ((i->flags & I_O32) ? 0xffffffffu : 0xffffu),
-			    (uint32_t)i->idx + 1);
+			    (uint32_t)i->idx + 1, 0);
 	NEXT();
 }
 h_JCXZ:
 	if (((i->flags & I_A32) ? GET32(1) : GET16(1)) == 0)
 		JUMP_DIRECT((EIP_NEXT + i->imm) & ((i->flags & I_O32) ? 0xffffffffu : 0xffffu),
-			    (uint32_t)i->idx + 1);
+			    (uint32_t)i->idx + 1, 0);
 	NEXT();
 
 h_MOVZX_R8:

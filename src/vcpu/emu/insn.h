@@ -40,9 +40,6 @@ struct insn {
 	uint32_t disp;
 	uint32_t imm;
 	uint32_t imm2;     /* far pointer selector, ENTER nesting level */
-	/* Direct branches and trace ends: the trace last found at the target
-	 * in the same page, so the lookup can be skipped (checked before use). */
-	struct trace *next;
 };
 
 /* The handlers of emu_exec. Keep in step with the labels in exec.c: the

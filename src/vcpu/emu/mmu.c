@@ -167,6 +167,7 @@ static int tlb_fill(struct emu_cpu *c, uint32_t lin, bool write, uint32_t *phys_
 
 void mmu_flush_tlb(struct emu_cpu *c, bool include_global)
 {
+	emu_new_map_gen(c);
 	for (unsigned i = 0; i < TLB_SIZE; i++) {
 		if (include_global || !c->tlb_sup[i].global)
 			c->tlb_sup[i].tag_r = c->tlb_sup[i].tag_w = TLB_INVALID;
@@ -177,6 +178,7 @@ void mmu_flush_tlb(struct emu_cpu *c, bool include_global)
 
 void mmu_flush_page(struct emu_cpu *c, uint32_t lin)
 {
+	emu_new_map_gen(c);
 	unsigned i = (lin >> 12) & TLB_MASK;
 	c->tlb_sup[i].tag_r = c->tlb_sup[i].tag_w = TLB_INVALID;
 	c->tlb_user[i].tag_r = c->tlb_user[i].tag_w = TLB_INVALID;
