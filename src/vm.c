@@ -431,6 +431,15 @@ static void sleep_until(struct vm *vm, uint64_t deadline)
 	poll_fds(vm, wait);
 }
 
+/* A device armed a timer earlier than the deadline the CPU runs towards:
+ * stop the CPU so the loop re-arms for it. */
+static void earlier_deadline(void *opaque)
+{
+	struct vm *vm = opaque;
+	if (vm->cpu_running)
+		vm->cpu->ops->kick(vm->cpu);
+}
+
 struct vm_result vm_run(struct vm *vm)
 {
 	struct vm_result res = { VM_END_ERROR, PCVM_EXIT_ERROR };
@@ -458,6 +467,7 @@ struct vm_result vm_run(struct vm *vm)
 		goto out;
 	}
 	vm->timer_handle = tid;
+	clock_set_earlier_hook(vm->clock, earlier_deadline, vm);
 	if (vm->cfg->timeout > 0)
 		vm->host_deadline_timeout = host_ns() + (uint64_t)(vm->cfg->timeout * 1e9);
 
@@ -484,7 +494,9 @@ struct vm_result vm_run(struct vm *vm)
 		}
 		uint64_t deadline = clock_next_deadline(vm->clock);
 		arm_host_timer(vm, deadline);
+		vm->cpu_running = true;
 		enum vcpu_exit ex = vm->cpu->ops->run(vm->cpu, deadline);
+		vm->cpu_running = false;
 		switch (ex) {
 		case VCPU_EXIT_HALT:
 			/* Devices may have armed timers during the slice. */

@@ -87,6 +87,7 @@ struct vm {
 	enum vm_end end;
 	int end_status;
 	bool reset_requested;
+	bool cpu_running;        /* inside cpu->ops->run */
 	bool a20;
 
 	struct vm_hook reset_hooks[VM_MAX_HOOKS];
