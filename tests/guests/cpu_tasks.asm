@@ -61,7 +61,8 @@ rb_a_ebx	equ rb + 0x64
 rb_ldtval	equ rb + 0x68
 rb_mapped	equ rb + 0x6C
 rb_a_esp	equ rb + 0x70
-rb_end		equ rb + 0x80
+rb_a_state	equ rb + 0x80	; TSS0 bytes 20h-63h as B saw them
+rb_end		equ rb + 0xD0
 rc_busy_a	equ 0x680
 rc_fl		equ 0x684
 rc_link		equ 0x688
@@ -211,6 +212,24 @@ main32:
 	mov eax, [rb_a_fl]
 	and eax, 0x4001
 	CHECK_EQ eax, 1, "the old TSS holds the caller's EFLAGS (CF=1, NT=0)"
+	CHECK_EQ dword [rb_a_state + 0x08], 0xA0A0A0A0, "the old TSS holds EAX"
+	CHECK_EQ dword [rb_a_state + 0x0C], 0xA1A1A1A1, "the old TSS holds ECX"
+	CHECK_EQ dword [rb_a_state + 0x10], 0xA2A2A2A2, "the old TSS holds EDX"
+	CHECK_EQ dword [rb_a_state + 0x1C], 0xA5A5A5A5, "the old TSS holds EBP"
+	CHECK_EQ dword [rb_a_state + 0x20], 0xA6A6A6A6, "the old TSS holds ESI"
+	CHECK_EQ dword [rb_a_state + 0x24], 0xA7A7A7A7, "the old TSS holds EDI"
+	movzx eax, word [rb_a_state + 0x28]
+	CHECK_EQ eax, SEL_DATA32, "the old TSS holds ES"
+	movzx eax, word [rb_a_state + 0x2C]
+	CHECK_EQ eax, SEL_CODE32, "the old TSS holds CS"
+	movzx eax, word [rb_a_state + 0x30]
+	CHECK_EQ eax, SEL_DATA32, "the old TSS holds SS"
+	movzx eax, word [rb_a_state + 0x34]
+	CHECK_EQ eax, SEL_DATA32, "the old TSS holds DS"
+	movzx eax, word [rb_a_state + 0x38]
+	CHECK_EQ eax, SEL_DATA32, "the old TSS holds FS"
+	movzx eax, word [rb_a_state + 0x3C]
+	CHECK_EQ eax, SEL_DATA32, "the old TSS holds GS"
 	; back in A after B's IRET
 	CHECK_EQ dword [0x6A0], 0xA0A0A0A0, "IRET back: EAX restored from the old TSS"
 	CHECK_EQ dword [0x6A4], 0xA1A1A1A1, "... ECX"
@@ -337,6 +356,7 @@ main32:
 	CHECK_EXC 10, S_DATA_B, "a data selector as CS in the new TSS: #TS(selector)"
 	CHECK_EQ dword [0x6C4], S_TSS_BADCS, "... raised in the new task (TR is the new TSS)"
 	CHECK_EQ dword [0x6C8], SEL_TSS0, "... whose back link was already written"
+	CHECK_EQ_TODO dword [exc_eip], task_c, "... with the new task's EIP in the frame", "a fault after the task-switch commit point is delivered with the old task's EIP: emu_task_switch loads the new EIP, then exec.c's FAULT path (h_MISC) sets c->eip = EIP_HERE, the CALL FAR (9A) in the old task; SDM 7.3: the fault is in the new task's context, EIP its first instruction"
 	; the T bit: #DB in the new task before its first instruction
 	mov edi, TSS_T
 	mov eax, task_c
@@ -396,6 +416,10 @@ task_b:
 	mov [rb_a_ebx], eax
 	mov eax, [TSS0 + 0x38]
 	mov [rb_a_esp], eax
+	mov esi, TSS0 + 0x20
+	mov edi, rb_a_state
+	mov ecx, (0x64 - 0x20) / 4
+	rep movsd
 	mov ax, 0x04
 	mov es, ax
 	mov eax, [es:0x20]
