@@ -189,6 +189,38 @@ main32:
 .pf7:	CHECK_EXC 14, 2, "a write crossing into a not-present page: #PF(W)"
 	CHECK_EQ dword [exc_cr2], LIN + 0x4000, "... CR2 is the first byte of the second page"
 	CHECK_EQ dword [PHYS2 + 0xFFC], 0, "... and the first page is unchanged"
+	; x87 stores and loads of whole areas across into a not-present page
+	MAP 16, PHYS2 | P | W
+	MAP 17, 0
+	mov edi, PHYS2 + 0xF00
+	mov ecx, 0x40
+	mov eax, 0x5A5A5A5A
+	rep stosd
+	fninit
+	TRY .fs1
+	fnsave [LIN + 0x10000 + 0x1000 - 50]
+	ENDTRY
+.fs1:	CHECK_EXC 14, 2, "FNSAVE (108 bytes) running into a not-present page: #PF(W)"
+	CHECK_EQ dword [exc_cr2], LIN + 0x11000, "... CR2 is the start of that page"
+	CHECK_EQ dword [PHYS2 + 0xFD0], 0x5A5A5A5A, "... nothing was written to the first page"
+	mov eax, cr4
+	or eax, 0x200
+	mov cr4, eax
+	TRY .fs2
+	fxsave [LIN + 0x10000 + 0x1000 - 0x100]
+	ENDTRY
+.fs2:	CHECK_EXC 14, 2, "FXSAVE (512 bytes) running into a not-present page: #PF(W)"
+	CHECK_EQ dword [PHYS2 + 0xF00], 0x5A5A5A5A, "... nothing was written to the first page"
+	mov word [v_val], 0x027F
+	fldcw [v_val]
+	TRY .fs3
+	frstor [LIN + 0x10000 + 0x1000 - 50]
+	ENDTRY
+.fs3:	CHECK_EXC 14, 0, "FRSTOR from an area running into a not-present page: #PF(0)"
+	fnstcw [v_val]
+	movzx eax, word [v_val]
+	CHECK_EQ eax, 0x027F, "... the FPU state is unchanged"
+	fninit
 	; fetch from a not-present page
 	MAP 5, 0
 	TRY .pf8

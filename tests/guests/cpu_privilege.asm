@@ -16,6 +16,10 @@ S_CGATE_D0	equ 0x58	; 32-bit call gate, DPL 0
 S_SYS		equ 0x60	; SYSENTER_CS: 60h code, 68h stack, 73h/7Bh ring 3
 S_CONF0		equ 0x80	; conforming readable code, DPL 0, flat
 S_CGATE_CF	equ 0x88	; call gate DPL 3 to conforming code
+S_CODE1		equ 0x90	; ring-1 code, flat
+S_DATA1		equ 0x98	; ring-1 stack, flat
+S_CGATE1	equ 0xA0	; call gate DPL 3 to ring-1 code
+STACK1		equ 0x6C000
 
 v_r3_esp0	equ 0x600	; ring-3 observations
 v_r3_esp1	equ 0x604
@@ -52,6 +56,20 @@ STACK3_LOW	equ 0xFF00	; a ring-3 stack below 64 KiB for 16-bit code
 %%done:	CHECK_EXC 0x7F, -1, %3
 %endmacro
 
+; ring-1 code that must #GP: CHECK_EXC_AT_R1 instruction, "text"
+%macro CHECK_EXC_AT_R1 2
+	TRY %%done
+	push dword S_DATA1 | 1
+	push dword STACK1
+	push dword 0x2
+	push dword S_CODE1 | 1
+	push dword %%r1
+	iretd
+%%r1:	%1
+	RING0_RETURN
+%%done:	CHECK_EXC 13, 0, %2
+%endmacro
+
 %macro CALLGATE 5	; selector, target selector, offset, attr byte, params
 	mov dword [GDT_BASE + %1], ((%2) << 16) | ((%3) & 0xFFFF)
 	mov dword [GDT_BASE + %1 + 4], ((%3) & 0xFFFF0000) | ((%4) << 8) | (%5)
@@ -69,6 +87,11 @@ main32:
 	DESC S_SYS + 24, 0, 0xFFFFF, 0xCF2
 	DESC S_CONF0, 0, 0xFFFFF, 0xC9E
 	CALLGATE S_CGATE_CF, S_CONF0, LIN(conf_target), 0xEC, 0
+	DESC S_CODE1, 0, 0xFFFFF, 0xCBA
+	DESC S_DATA1, 0, 0xFFFFF, 0xCB2
+	CALLGATE S_CGATE1, S_CODE1 | 1, LIN(ring1_target), 0xEC, 1
+	mov dword [TSS0 + 0x0C], STACK1		; ESP1
+	mov dword [TSS0 + 0x10], S_DATA1 | 1	; SS1
 
 	; ---- into ring 3 with IRET, back with INT 7Fh ----
 	TRY .a
@@ -210,6 +233,37 @@ main32:
 .e2:	CHECK_EXC 0x7F, -1, "a far call from ring 3 straight to DPL 0 conforming code"
 	movzx eax, word [v_h_cs]
 	CHECK_EQ eax, S_CONF0 | 3, "... runs at CPL 3"
+
+	; ---- ring 1: the TSS's ESP1/SS1 ----
+	TRY .r1
+	TO_RING3 .r1_r3, 0x202
+.r1_r3:	push dword 0xABCD
+	mov [v_r3_esp0], esp
+	call (S_CGATE1 | 3):0
+	mov [ss:v_r3_esp1], esp
+	RING0_RETURN
+.r1:	CHECK_EXC 0x7F, -1, "ring 3 -> call gate -> ring 1 -> RETF 4 -> ring 3"
+	movzx eax, word [v_h_cs]
+	CHECK_EQ eax, S_CODE1 | 1, "ring 1: CS with RPL 1"
+	movzx eax, word [v_h_ss]
+	CHECK_EQ eax, S_DATA1 | 1, "ring 1: SS from TSS.SS1"
+	CHECK_EQ dword [v_h_esp], STACK1 - 20, "ring 1: ESP from TSS.ESP1, minus 5 dwords (one parameter)"
+	CHECK_EQ dword [v_h_frame + 8], 0xABCD, "ring 1: the parameter was copied"
+	mov eax, [v_r3_esp0]
+	add eax, 4
+	CHECK_EQ dword [v_r3_esp1], eax, "back in ring 3 with the parameter released"
+	CHECK_EXC_AT_R1 hlt, "HLT at CPL 1: #GP(0)"
+	TRY .r2
+	push dword S_DATA1 | 1
+	push dword STACK1
+	push dword 0x1002		; IOPL 1
+	push dword S_CODE1 | 1
+	push dword .r2_r1
+	iretd
+.r2_r1:	cli				; CPL 1 <= IOPL 1: allowed
+	RING0_RETURN
+.r2:	CHECK_EXC 0x7F, -1, "IRET from ring 0 to ring 1; CLI at CPL 1 with IOPL 1 is allowed"
+	CHECK_EQ dword [exc_frame + 4], S_CODE1 | 1, "... the INT 7Fh came from ring 1"
 
 	; ---- what ring 3 may not do ----
 	TRY .f1
@@ -409,6 +463,14 @@ h_priv:
 	mov ds, ax
 	pop eax
 	iretd
+
+ring1_target:
+	mov [v_h_esp], esp
+	mov [v_h_cs], cs
+	mov [v_h_ss], ss
+	mov eax, [esp + 8]
+	mov [v_h_frame + 8], eax
+	retf 4
 
 cg32:
 	mov [ss:v_h_esp], esp

@@ -122,6 +122,20 @@ ipwrap_back:
 	mov dword [0x630], 1
 	CHECK_EQ16 dword [0x630], 1, "JMP short across offset FFFF wraps IP to 000E"
 
+	; an instruction running past offset FFFF: #GP on P6 (SDM vol. 3,
+	; "Segment Wraparound")
+	mov word [es:0xFFFE], 0x34B8	; mov ax, 1234h: B8 34 | 12
+	mov byte [es:0x0000], 0x12
+	mov ax, 0x2000
+	mov fs, ax
+	mov byte [fs:0x0000], 0x56	; linear 20000h, right after 1000:FFFF
+	TRY16 .ipgp
+	jmp 0x1000:0xFFFE
+.ipgp:	CHECK_EQ16 dword [exc_vec], 13, "an instruction crossing CS offset FFFF: #GP (13)"
+	CHECK_EQ16_TODO dword [exc_eip], 0xFFFE, "... at the instruction", "the instruction runs (B8 34 at 1000:FFFE, its immediate's high byte fetched from linear 20000h): single_insn_trace decodes past CS.limit; the #GP comes at IP 10001h, pushed as 0001"
+	xor ax, ax
+	mov fs, ax
+
 	; a 16-bit near CALL pushes a 16-bit return IP
 	mov cx, sp
 	call .callee

@@ -31,6 +31,8 @@ S_FRESH		equ 0xE0	; data, accessed bit clear
 S_FRESHC	equ 0xE8	; code, accessed bit clear
 S_LIMCODE	equ 0xF0	; 32-bit code, base F0000h, limit FFFFh
 S_FRESHS	equ 0xF8	; stack data, accessed bit clear
+S_SMALLCODE	equ 0x100	; 32-bit code in RAM at 30000h, limit 4
+SMALLCODE	equ 0x30000
 LDT		equ 0x6000
 
 v_a		equ 0x600
@@ -171,6 +173,16 @@ main32:
 	ENDTRY
 .f7_in:	jmp SEL_CODE32:.f7
 .f7:	CHECK_EXC 13, S_CONF3, "JMP far to conforming code with DPL > CPL: #GP"
+	; an instruction that crosses the CS limit
+	DESC S_SMALLCODE, SMALLCODE, 4, 0x49A
+	mov dword [SMALLCODE], 0x78B89090	; nop; nop; mov eax, 12345678h
+	mov dword [SMALLCODE + 4], 0xC3123456	; ...; ret
+	TRY .lim
+	call S_SMALLCODE:0
+	ENDTRY
+.lim:	CHECK_EXC 13, 0, "an instruction crossing the CS limit: #GP(0)"
+	CHECK_EQ_TODO dword [exc_eip], 2, "... at that instruction (offset 2)", "an instruction whose last byte is beyond the CS limit runs: build_trace stops at the limit, then emu_trace_for_eip falls back to single_insn_trace, which decodes and runs it (B8 78 56 34 12 at offsets 2-6, limit 4) without a limit check; the #GP comes only at the next instruction (SDM vol. 3 5.3)"
+	CHECK_EQ dword [exc_cs], S_SMALLCODE, "... in that code segment"
 	; execute-only code cannot be read
 	jmp S_XO:.xo
 .xo:	TRY .xo2

@@ -19,6 +19,9 @@ S_TSS_SMALL	equ 0x70	; limit 60h
 S_TSS_NP	equ 0x78	; not present
 S_TSS_BADCS	equ 0x80	; its CS field is a data selector
 S_TSS_T		equ 0x88	; its T bit is set
+S_TSS16		equ 0x90	; a 16-bit TSS
+TSS16		equ 0x5600
+r16		equ 0x7E0	; what the 16-bit task records (words)
 
 TSS_B		equ 0x5000
 TSS_C		equ 0x5100
@@ -301,6 +304,59 @@ main32:
 	CHECK_EQ dword [TSS_C + 0x20], task_c.back, "C's TSS saved its EIP after its JMP"
 	clts
 
+	; ---- a 16-bit TSS ----
+	mov edi, TSS16
+	mov ecx, 0x2C / 4
+	xor eax, eax
+	rep stosd
+	mov word [TSS16 + 0x0E], R(task16)	; IP
+	mov word [TSS16 + 0x10], 0x0002 | 0x01	; FLAGS (CF)
+	mov word [TSS16 + 0x12], 0x1601		; AX
+	mov word [TSS16 + 0x14], 0x1602		; CX
+	mov word [TSS16 + 0x16], 0x1603		; DX
+	mov word [TSS16 + 0x18], 0x1604		; BX
+	mov word [TSS16 + 0x1A], 0xE000		; SP
+	mov word [TSS16 + 0x1C], 0x1606		; BP
+	mov word [TSS16 + 0x1E], 0x1607		; SI
+	mov word [TSS16 + 0x20], 0x1608		; DI
+	mov word [TSS16 + 0x22], SEL_DATA16	; ES
+	mov word [TSS16 + 0x24], SEL_CODE16	; CS
+	mov word [TSS16 + 0x26], SEL_DATA16	; SS
+	mov word [TSS16 + 0x28], SEL_DATA16	; DS
+	DESC S_TSS16, TSS16, 0x2B, 0x081
+	mov edi, r16
+	mov ecx, 8
+	xor eax, eax
+	rep stosd
+	mov ebx, 0xA3A3A3A3
+	call S_TSS16:0
+	mov [0x6C4], ebx
+	CHECK_EQ dword [0x6C4], 0xA3A3A3A3, "back from a 16-bit task: EBX of the 32-bit task restored"
+	movzx eax, word [r16 + 0]
+	CHECK_EQ eax, 0x1601, "16-bit task: AX from its TSS"
+	movzx eax, word [r16 + 2]
+	CHECK_EQ eax, 0x1604, "16-bit task: BX"
+	movzx eax, word [r16 + 4]
+	CHECK_EQ eax, 0xE000, "16-bit task: SP"
+	movzx eax, word [r16 + 6]
+	CHECK_EQ eax, 0x4003, "16-bit task: FLAGS from its TSS plus NT"
+	movzx eax, word [r16 + 8]
+	CHECK_EQ eax, SEL_CODE16, "16-bit task: CS"
+	movzx eax, word [r16 + 10]
+	CHECK_EQ eax, S_TSS16, "16-bit task: TR"
+	movzx eax, word [r16 + 12]
+	CHECK_EQ eax, SEL_TSS0, "16-bit task: the back link in its TSS"
+	movzx eax, word [TSS16 + 0x12]
+	CHECK_EQ eax, 0x6116, "the 16-bit TSS saved AX at the task's IRET"
+	movzx eax, word [TSS16 + 0x28]
+	CHECK_EQ eax, SEL_DATA16, "the 16-bit TSS saved DS"
+	movzx eax, byte [GDT_BASE + S_TSS16 + 5]
+	CHECK_EQ eax, 0x81, "the 16-bit TSS is available again (type 1)"
+	xor eax, eax
+	str ax
+	CHECK_EQ eax, SEL_TSS0, "TR is the 32-bit task's again"
+	clts
+
 	; ---- faults of task switches ----
 	TRY .x1
 	call SEL_TSS0:0
@@ -431,6 +487,23 @@ task_b:
 	iretd
 .resume:
 	jmp task_b
+
+; ---- the 16-bit task: records, IRETs back (16-bit code, CS base F0000h) ----
+	bits 16
+task16:
+	mov [r16 + 0], ax
+	mov [r16 + 2], bx
+	mov [r16 + 4], sp
+	pushf
+	pop word [r16 + 6]
+	mov [r16 + 8], cs
+	str word [r16 + 10]
+	mov ax, [TSS16]
+	mov [r16 + 12], ax
+	mov ax, 0x6116
+	iret
+	jmp task16
+	bits 32
 
 ; ---- task C: JMP back to A ----
 task_c:

@@ -21,6 +21,9 @@ v_hesp		equ 0x608
 v_hfl		equ 0x60C
 v_hframe	equ 0x610	; 9 dwords
 v_r		equ 0x640	; values the V86 code stores (via segment 0)
+v_isegs		equ 0x660	; the IRQ handler's observations
+v_iframe	equ 0x668	; 9 dwords
+v_iflag		equ 0x690
 
 ; TO_V86 ip, eflags(without VM), ds: enter V86 at F000:ip, ES=DS=ds,
 ; FS=3456h, GS=4567h, SS:SP = V86_SS:V86_SP
@@ -176,7 +179,71 @@ main32:
 	TRY .f4
 	TO_V86 v86_f2, IOPL3, 0
 .f4:	CHECK_EXC 0x7F, -1, "the same IN once the port is allowed"
+	; ---- an external interrupt while in V86 ----
+	call v86_irq_test
 	FINISH
+
+; IRQ0 (PIT) at vector 20h while V86 code spins with IF=1 (IOPL 0): the
+; interrupt is not IOPL-sensitive, goes through a DPL 0 gate to ring 0
+; with the V86 frame, and IRET returns to the spinning code.
+h_irq_v86:
+	mov [ss:v_isegs], ds
+	mov [ss:v_isegs + 2], es
+	mov [ss:v_isegs + 4], fs
+	mov [ss:v_isegs + 6], gs
+	push eax
+	push ecx
+	xor ecx, ecx
+.cp:	mov eax, [ss:esp + 8 + ecx * 4]
+	mov [ss:v_iframe + ecx * 4], eax
+	inc ecx
+	cmp ecx, 9
+	jb .cp
+	mov dword [ss:v_iflag], 1
+	mov al, 0xFF			; one interrupt is enough
+	out 0x21, al
+	mov al, 0x20
+	out 0x20, al
+	pop ecx
+	pop eax
+	iretd
+
+v86_irq_test:
+	GATE 0x20, h_irq_v86, GATE_INT
+	mov al, 0x11
+	out 0x20, al
+	mov al, 0x20
+	out 0x21, al
+	mov al, 0x04
+	out 0x21, al
+	mov al, 0x01
+	out 0x21, al
+	mov al, 0xFE
+	out 0x21, al
+	mov al, 0x34
+	out 0x43, al
+	mov al, 0x00
+	out 0x40, al
+	mov al, 0x05
+	out 0x40, al
+	mov dword [v_iflag], 0
+	TRY .done
+	TO_V86 v86_spin, 0x200, 0x1234
+.done:	mov al, 0xFF
+	out 0x21, al
+	mov al, 0x30
+	out 0x43, al
+	CHECK_EXC 13, 0, "V86 code with IF=1 got an IRQ, then ended at INT n (#GP)"
+	CHECK_EQ dword [v_iflag], 1, "an external interrupt in V86 reached its ring-0 handler"
+	CHECK_EQ dword [v_isegs], 0, "... DS and ES null in the handler"
+	CHECK_EQ dword [v_isegs + 4], 0, "... FS and GS null in the handler"
+	CHECK_EQ dword [v_iframe + 4], 0xF000, "... frame: V86 CS"
+	mov eax, [v_iframe + 8]
+	and eax, VM | 0x200
+	CHECK_EQ eax, VM | 0x200, "... frame: EFLAGS with VM and IF"
+	CHECK_EQ dword [v_iframe + 24], 0x1234, "... frame: V86 DS"
+	CHECK_EQ dword [v_iframe + 32], 0x4567, "... frame: V86 GS"
+	ret
 
 ; ---- ring-0 handlers ----
 
@@ -295,6 +362,16 @@ v86_e3:	smsw ax
 	mov [v_r], ax
 	mov word [v_r + 2], 0
 	int 0x7F
+
+v86_spin:
+	xor ax, ax
+	mov ds, ax
+	mov ecx, 50000000
+.w:	cmp dword [v_iflag], 0
+	jne .out
+	dec ecx
+	jnz .w
+.out:	int 0x7F			; IOPL 0: #GP, the way out
 
 v86_f:	in al, 0x80
 .int:	int 0x21			; IOPL 0: #GP, proving the IN went through
