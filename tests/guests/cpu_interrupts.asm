@@ -270,6 +270,55 @@ main32:
 	ENDTRY
 .ac2:	CHECK_EXC 0x7F, -1, "with CR0.AM clear the same read does not fault"
 
+	; ---- debug registers: breakpoints raise #DB ----
+	xor eax, eax
+	mov dr6, eax
+	mov eax, dr6
+	CHECK_EQ eax, 0xFFFF0FF0, "DR6 written with 0 reads FFFF0FF0h (reserved bits 1)"
+	xor eax, eax
+	mov dr7, eax
+	mov eax, dr7
+	CHECK_EQ eax, 0x400, "DR7 written with 0 reads 400h"
+	mov eax, .bp_x
+	mov dr0, eax
+	mov eax, 0x00000001		; L0, execute, length 1
+	mov dr7, eax
+	TRY .hb1
+	nop
+.bp_x:	nop
+	ENDTRY
+.hb1:	xor eax, eax
+	mov dr7, eax
+	CHECK_EXC_TODO 1, -1, "an instruction breakpoint (DR0, DR7.L0): #DB", "DR0-DR3/DR7 breakpoints are stored but never checked (SDM vol. 3 17.2-17.3): no #DB for an execute breakpoint on a NOP (90)"
+	CHECK_EQ_TODO dword [exc_eip], .bp_x, "... a fault: EIP of the instruction", "same"
+	mov eax, dr6
+	and eax, 1
+	CHECK_EQ_TODO eax, 1, "... DR6.B0 set", "same"
+	xor eax, eax
+	mov dr6, eax
+	mov eax, v_marker
+	mov dr1, eax
+	mov eax, 0x00D00004		; L1, write, 4 bytes
+	mov dr7, eax
+	TRY .hb2
+	mov dword [v_marker], 1
+.hb2_n:	nop
+	ENDTRY
+.hb2:	xor eax, eax
+	mov dr7, eax
+	CHECK_EXC_TODO 1, -1, "a data write breakpoint (DR1, RW=01): #DB", "same: no #DB for C7 05 (mov dword [m], imm) on a DR1 write breakpoint"
+	CHECK_EQ_TODO dword [exc_eip], .hb2_n, "... a trap: EIP after the write", "same"
+	mov eax, 0x2400			; GD
+	mov dr7, eax
+	TRY .hb3
+.gd_i:	mov eax, dr0
+	ENDTRY
+.hb3:	CHECK_EXC_TODO 1, -1, "DR7.GD: a MOV from a debug register raises #DB", "DR7.GD (general detect, bit 13) not implemented: 0F 21 C0 reads DR0 instead of #DB with DR6.BD"
+	CHECK_EQ_TODO dword [exc_eip], .gd_i, "... a fault at the MOV", "same"
+	xor eax, eax
+	mov dr7, eax			; (GD is cleared on #DB entry when it works)
+	mov dr6, eax
+
 	; ---- not-present gates, IDT limit, bad gates ----
 	GATE 0x50, h_record, GATE_INT & 0x7F
 	TRY .n1

@@ -271,6 +271,11 @@ main32:
 .f1_r3:	call (S_CGATE_D0 | 3):0
 	RING0_RETURN
 .f1:	CHECK_EXC 13, S_CGATE_D0, "call gate with DPL 0 from ring 3: #GP(gate)"
+	TRY .f1b
+	TO_RING3 .f1b_r3, 0x2
+.f1b_r3: jmp (S_CGATE32 | 3):0
+	RING0_RETURN
+.f1b:	CHECK_EXC 13, SEL_CODE32, "JMP through a call gate to more privileged code: #GP(code selector)"
 	TRY .f2
 	TO_RING3 .f2_r3, 0x2
 .f2_r3:	jmp SEL_CODE32:.f2

@@ -315,6 +315,47 @@ main32:
 	and eax, ~0x90
 	mov cr4, eax
 
+	; ---- control registers ----
+	mov eax, cr0
+	mov ebx, eax
+	and eax, ~1
+	or eax, 0x80000000		; PG without PE
+	TRY .cr1
+	mov cr0, eax
+	ENDTRY
+.cr1:	CHECK_EXC 13, 0, "MOV CR0 with PG=1, PE=0: #GP(0)"
+	mov eax, ebx
+	or eax, 0x20000000		; NW without CD
+	and eax, ~0x40000000
+	TRY .cr2
+	mov cr0, eax
+	ENDTRY
+.cr2:	CHECK_EXC 13, 0, "MOV CR0 with NW=1, CD=0: #GP(0)"
+	mov eax, cr4
+	or eax, 0x800			; bit 11: reserved
+	TRY .cr3
+	mov cr4, eax
+	ENDTRY
+.cr3:	CHECK_EXC 13, 0, "MOV CR4 with a reserved bit: #GP(0)"
+	TRY .cr4
+	mov eax, cr5
+	ENDTRY
+.cr4:	CHECK_EXC 6, -1, "MOV from CR5: #UD"
+	mov eax, 0x12345678
+	mov cr2, eax
+	mov ebx, cr2
+	CHECK_EQ ebx, 0x12345678, "CR2 is writable"
+	mov eax, cr0
+	mov [v_a], eax
+	mov ax, 0x000E			; LMSW: PE=0 (ignored), MP, EM, TS
+	lmsw ax
+	mov eax, cr0
+	and eax, 0xF
+	CHECK_EQ eax, 0xF, "LMSW sets MP/EM/TS and cannot clear PE"
+	mov eax, [v_a]
+	mov cr0, eax
+	clts
+
 	; ---- TSC and MSRs ----
 	rdtsc
 	mov [v_q], eax
