@@ -37,6 +37,11 @@ struct vm_config {
 	const char *debugcon;  /* NULL: dropped; "stdio", "stderr" or a path */
 	int debug_exit_port;   /* -1: none */
 	int verbosity;         /* -1 quiet, 0 normal, 1.. verbose */
+	/* Display (src/ui/display.c) */
+	const char *screenshot;       /* PNG written when pcvm ends, or NULL */
+	const char *screen_text;      /* text screen written when pcvm ends */
+	double shot_every;            /* seconds of virtual time; 0: none */
+	const char *shot_pattern;     /* printf pattern with one integer */
 };
 
 #define CFG_DEFAULT_MEM (128ull << 20)

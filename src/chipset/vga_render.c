@@ -96,7 +96,9 @@ static void compute_geom(const struct vga *v, struct geom *g)
 		g->width = g->hchars * ((v->ar[0x10] & 0x40) ? 4 : 8);
 		g->height = g->vdisp / g->vrep;
 	}
-	if (g->width > MAX_DIM || g->height > MAX_DIM)
+	/* Beyond any monitor, or smaller than any mode (the all-zero registers
+	 * before the VGA BIOS runs): nothing displayable. */
+	if (g->width > MAX_DIM || g->height > MAX_DIM || g->width < 64 || g->height < 32)
 		g->width = g->height = 0;
 }
 
