@@ -488,7 +488,7 @@ int cli_parse(int argc, char **argv, struct vm_config *cfg, bool *done)
 		}
 		if (cfg->debugcon && !strcmp(cfg->debugcon, "stdio")) {
 			usage_error("--debugcon stdio: the terminal belongs to --display curses; "
-				    "use --debugcon file:PATH or stderr redirected, or --display none");
+				    "use --debugcon file:PATH or --display none");
 			return PCVM_EXIT_USAGE;
 		}
 		if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
