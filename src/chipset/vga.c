@@ -775,7 +775,10 @@ uint64_t vga_poll_changes(struct vga *v)
 		if (start > v->vram_size || len > v->vram_size - start)
 			len = start < v->vram_size ? v->vram_size - start : 0;
 	} else if (vga_vbe_on(v)) {
-		len = v->vram_size; /* big planar VBE modes: all four planes */
+		/* VBE planar: the four planes up to the last displayed line */
+		uint64_t lines = (uint64_t)v->vbe[VBE_Y_OFFSET] + v->vbe[VBE_YRES];
+		uint64_t n = 4 * lines * (v->vbe[VBE_VIRT_WIDTH] / 8u);
+		len = n < v->vram_size ? (uint32_t)n : v->vram_size;
 	}
 	if (len > v->shadow_cap) {
 		uint8_t *p = realloc(v->shadow, len);
