@@ -11,6 +11,8 @@ extern "C" {
 #include "log.h"
 #include "mem.h"
 #include "disk/block.h"
+#include "vcpu/vcpu.h"
+#include "vcpu/emu/fpu.h"
 #include "vm.h"
 #include "chipset/vga.h"
 }
