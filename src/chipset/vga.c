@@ -757,6 +757,8 @@ int vga_create(struct vm *vm, const char *rom_path, struct vga **out)
 		if ((err = pci_add_device(vm->pci, &v->pci, VGA_PCI_SLOT, 0)))
 			return err;
 		v->on_pci = true;
+		log_info("vga: PCI device %04x:%04x in slot %d, %u MiB framebuffer",
+			 VGA_PCI_VENDOR, VGA_PCI_DEVICE, VGA_PCI_SLOT, v->vram_size >> 20);
 	}
 	*out = v;
 	return 0;

@@ -52,22 +52,26 @@ bool load_png(const std::string &path, Image *img)
 	return true;
 }
 
-// Does the software CPU run guests in this build? (The tests below need it.)
-bool cpu_runs()
+// The tests that boot a guest need the whole PC: the software CPU and the
+// chipset with its PCI bus, where the VGA BIOS comes from. Until the PCI
+// bus is part of the build they skip; from then on they run (and fail if
+// the machine cannot boot the demo).
+bool machine_complete()
 {
-	static int runs = -1;
-	if (runs < 0) {
+	static int ok = -1;
+	if (ok < 0) {
 		RunResult r = run_pcvm({"--accel", "emu", "--display", "none", "--serial", "none",
-					"--timeout", "1"}, 60);
-		runs = r.err.find("cannot run guests yet") == std::string::npos;
+					"-v", "--timeout", "0.2"}, 60);
+		ok = r.err.find("cannot run guests yet") == std::string::npos &&
+		     r.err.find("vga: PCI device 1234:1111") != std::string::npos;
 	}
-	return runs;
+	return ok;
 }
 
 #define NEED_CPU() \
 	do { \
-		if (!cpu_runs()) \
-			GTEST_SKIP() << "the software CPU cannot run guests yet"; \
+		if (!machine_complete()) \
+			GTEST_SKIP() << "the machine has no PCI bus yet: no VGA BIOS to boot with"; \
 	} while (0)
 
 bool update_golden()
@@ -150,9 +154,9 @@ struct DemoRun {
 	{
 		dir = temp_dir();
 		r = run_pcvm({"--accel", "emu", "-m", "128M", "--display", "none", "--serial", "stdio",
-			      "--timeout", "600", "--screenshot", dir + "/final.png", "--screen-text",
+			      "--timeout", "300", "--screenshot", dir + "/final.png", "--screen-text",
 			      dir + "/final.txt", "--screenshot-every", "0.5:" + dir + "/shot-%03d.png"},
-			     660);
+			     360);
 	}
 	std::vector<std::string> shots(const std::string &ext) const
 	{
