@@ -29,6 +29,9 @@ GFX_SEG equ 0xa000
 STACK_TOP equ 0x6000
 ROWS equ 0x0600         ; loop counters, apart from the code
 COLS equ 0x0602
+PEEK equ 0x0700         ; one table header
+RSDT equ 0x0800         ; the RSDT (0x0800-0x0fff)
+RSDT_SIZE equ 0x0800
 BUF equ 0x1000          ; scratch for ACPI tables (0x1000-0x4fff)
 BUF_SIZE equ 0x4000
 
@@ -574,36 +577,38 @@ poweroff:
 	hlt
 	jmp .halt
 
-; Finds the FADT and the \_S5 sleep type and enters S5. Returns only if
-; something is missing or the machine did not turn off.
+; Finds the FADT and the \_S5 sleep type and enters S5. \_S5 is in the
+; DSDT on some firmware and in an SSDT on others (SeaBIOS builds one with
+; the sleep states): the DSDT is searched first, then each SSDT. Returns
+; only if something is missing or the machine did not turn off.
 acpi_poweroff:
 	call find_rsdp
 	jc .fail
 	mov esi, [es:di + 16]   ; RSDT address
-	call read_table         ; the RSDT into BUF
-	jc .fail
-	mov ecx, [BUF + 4]
-	sub ecx, 36
-	shr ecx, 2
-	jz .fail
-	mov bx, 0
-.entry:	push cx
-	push bx
-	mov esi, [BUF + 36 + bx]
-	push esi
-	mov di, BUF + BUF_SIZE - 64  ; peek at its header
+	mov di, RSDT
 	mov cx, 36
-	call copy_phys
+	push esi
+	call copy_phys          ; its header, for the length
 	pop esi
-	pop bx
-	pop cx
 	jc .fail
-	cmp dword [BUF + BUF_SIZE - 64], 'FACP'
-	je .facp
-	add bx, 4
-	loop .entry
-	jmp .fail
-.facp:	call read_table         ; the FADT into BUF
+	mov ecx, [RSDT + 4]
+	cmp ecx, RSDT_SIZE
+	jbe .rsdt
+	mov ecx, RSDT_SIZE
+.rsdt:	mov di, RSDT
+	call copy_phys          ; the whole RSDT
+	jc .fail
+	mov ecx, [RSDT + 4]
+	cmp ecx, RSDT_SIZE
+	jbe .count
+	mov ecx, RSDT_SIZE
+.count:	sub ecx, 36
+	jbe .fail
+	shr ecx, 2
+	mov [tables], cx
+
+	mov eax, 'FACP'
+	call find_table         ; the FADT into BUF
 	jc .fail
 	mov eax, [BUF + 64]     ; PM1a_CNT_BLK
 	mov [pm1a_cnt], ax
@@ -615,7 +620,24 @@ acpi_poweroff:
 	call read_table
 	jc .fail
 	call find_s5
-	jc .fail
+	jnc .have_s5
+	xor bx, bx              ; not in the DSDT: try each SSDT
+.ssdt:	cmp bx, [tables]
+	jae .fail
+	push bx
+	shl bx, 2
+	mov esi, [RSDT + 36 + bx]
+	call table_is_ssdt
+	jc .next
+	call read_table
+	jc .next
+	call find_s5
+	jnc .found
+.next:	pop bx
+	inc bx
+	jmp .ssdt
+.found:	pop bx
+.have_s5:
 	cmp word [pm1a_cnt], 0
 	je .fail
 	; switch to ACPI mode first if the firmware left us in legacy mode
@@ -650,6 +672,46 @@ acpi_poweroff:
 	call wait_key
 .fail:	ret
 
+; Reads the table the RSDT lists with signature EAX into BUF. CF if none.
+find_table:
+	xor bx, bx
+.next:	cmp bx, [tables]
+	jae .none
+	push bx
+	push eax
+	shl bx, 2
+	mov esi, [RSDT + 36 + bx]
+	push esi
+	mov di, PEEK
+	mov cx, 36
+	call copy_phys
+	pop esi
+	pop eax
+	pop bx
+	jc .none
+	cmp [PEEK], eax
+	je read_table
+	inc bx
+	jmp .next
+.none:	stc
+	ret
+
+; Is the table at ESI an SSDT? CF if not. Keeps ESI.
+table_is_ssdt:
+	push esi
+	mov di, PEEK
+	mov cx, 36
+	call copy_phys
+	pop esi
+	jc .no
+	cmp dword [PEEK], 'SSDT'
+	je .yes
+.no:	stc
+	ret
+.yes:	clc
+	ret
+
+tables: dw 0
 pm1a_cnt: dw 0
 smi_cmd: dw 0
 acpi_enable: db 0
