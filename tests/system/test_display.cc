@@ -264,8 +264,9 @@ struct Tmux {
 	{
 		dir = temp_dir();
 		tmux = "tmux -L pcvm-sys-" + std::to_string(getpid()) + " -f /dev/null ";
+		// \$?: the pane's shell expands it, not the one that starts tmux
 		std::string cmd = "TERM=xterm-256color " + pcvm_path() + " " + pcvm_args +
-				  " 2> " + dir + "/err; echo $? > " + dir + "/status; stty -a > " +
+				  " 2> " + dir + "/err; echo \\$? > " + dir + "/status; stty -a > " +
 				  dir + "/stty; sleep 60";
 		std::string start = tmux + "new-session -d -s t -x 100 -y 30 \"" + cmd + "\"";
 		if (system(start.c_str()) != 0)
