@@ -136,10 +136,12 @@ run: deps
 test: deps
 	$(MAKE) test-run
 
-test-run: $(BUILD)/pcvm $(BUILD)/unit-tests $(BUILD)/system-tests $(GUESTS)
+test-run: $(BUILD)/pcvm $(BUILD)/unit-tests $(BUILD)/system-tests $(BUILD)/cpudiff-tests $(GUESTS)
 	@fail=0; \
 	echo "== unit tests"; \
 	$(BUILD)/unit-tests --gtest_brief=1 || fail=1; \
+	echo "== software CPU against the host CPU (differential) and random guests"; \
+	$(BUILD)/cpudiff-tests --gtest_brief=1 || fail=1; \
 	echo "== system tests (guests and the pcvm binary)"; \
 	PCVM=$(BUILD)/pcvm GUESTS=$(BUILD)/guests TESTDATA=tests/data BUILD=$(BUILD) \
 		$(BUILD)/system-tests --gtest_brief=1 || fail=1; \

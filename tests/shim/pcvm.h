@@ -15,6 +15,13 @@ extern "C" {
 #include "vcpu/emu/fpu.h"
 #include "vm.h"
 #include "chipset/vga.h"
+#include "chipset/pic.h"
+#include "chipset/pit.h"
+#include "chipset/rtc.h"
+#include "chipset/kbc.h"
+#include "chipset/uart.h"
+#include "chipset/dma.h"
+#include "chipset/fdc.h"
 }
 
 #endif
