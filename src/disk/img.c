@@ -191,16 +191,19 @@ static int parse_args(const char *cmd, int argc, char **argv, const char *allowe
 			a->help = true;
 			return 0;
 		}
-		if (c == '?' || c == ':' || !strchr(allowed, c)) {
-			const char *arg = argv[optind - 1];
-			if (c == '?' && optopt && strchr("fObFo", optopt))
+		if (c == '?' || c == ':') {
+			if (optopt && strchr("fObFo", optopt))
 				return usage("img %s: option '-%c' needs a value; see 'pcvm img --help'",
 					     cmd, optopt);
-			if (c == '?' && !optopt)
-				return usage("img %s: unknown option '%s'; see 'pcvm img --help'", cmd, arg);
-			return usage("img %s: option '-%c' does not apply here; see "
-				     "'pcvm img --help'", cmd, c == '?' ? optopt : c);
+			if (optopt)
+				return usage("img %s: unknown option '-%c'; see 'pcvm img --help'",
+					     cmd, optopt);
+			return usage("img %s: unknown option '%s'; see 'pcvm img --help'", cmd,
+				     argv[optind - 1]);
 		}
+		if (!strchr(allowed, c))
+			return usage("img %s: option '%s' does not apply here; see "
+				     "'pcvm img --help'", cmd, argv[optind - 1]);
 		switch (c) {
 		case 'f': a->fmt = optarg; break;
 		case 'O': a->out_fmt = optarg; break;

@@ -52,7 +52,7 @@
 struct qcache {
 	uint32_t n, size;
 	uint64_t *off;   /* host offset of the table in each slot; 0: empty */
-	uint8_t *data;   /* n * size bytes, tables in file byte order */
+	uint8_t **data;  /* tables in file byte order, allocated on first use */
 	bool *dirty;
 	uint64_t *lru;
 	uint64_t tick;
@@ -86,6 +86,7 @@ struct qcow2 {
 
 	struct qcache l2c, rbc;
 	uint64_t free_hint;  /* cluster index below which nothing is free */
+	uint64_t alloc_end;  /* bytes: the file's end or past the last allocation */
 	uint64_t *frees;     /* clusters to decrement once the tables are durable */
 	size_t nfrees, frees_cap;
 
@@ -118,7 +119,7 @@ static int cache_init(struct qcache *c, uint32_t n, uint32_t size)
 	c->dirty = calloc(n, sizeof(*c->dirty));
 	c->lru = calloc(n, sizeof(*c->lru));
 	c->hint = calloc(c->nhint, sizeof(*c->hint));
-	c->data = malloc((size_t)n * size);
+	c->data = calloc(n, sizeof(*c->data));
 	return c->off && c->dirty && c->lru && c->hint && c->data ? 0 : -ENOMEM;
 }
 
@@ -128,6 +129,8 @@ static void cache_free(struct qcache *c)
 	free(c->dirty);
 	free(c->lru);
 	free(c->hint);
+	for (uint32_t i = 0; c->data && i < c->n; i++)
+		free(c->data[i]);
 	free(c->data);
 }
 
@@ -138,6 +141,8 @@ static uint32_t hint_of(const struct qcache *c, uint64_t off)
 
 static int cache_find(struct qcache *c, uint64_t off)
 {
+	if (!off) /* the header's cluster is never a table */
+		return -1;
 	uint32_t h = c->hint[hint_of(c, off)];
 	if (h && c->off[h - 1] == off)
 		return (int)h - 1;
@@ -151,7 +156,7 @@ static int cache_find(struct qcache *c, uint64_t off)
 
 static uint8_t *slot_data(struct qcache *c, int slot)
 {
-	return c->data + (size_t)slot * c->size;
+	return c->data[slot];
 }
 
 static int write_table(struct qcow2 *s, struct qcache *c, int slot)
@@ -163,6 +168,7 @@ static int write_table(struct qcow2 *s, struct qcache *c, int slot)
 }
 
 static int writeback(struct qcow2 *s, bool sync);
+static int corrupt(struct qcow2 *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* The table at host offset off, read from the file unless fresh (then
  * zeroed). Pointers into one cache stay valid until the next cache_get on
@@ -170,6 +176,8 @@ static int writeback(struct qcow2 *s, bool sync);
 static int cache_get(struct qcow2 *s, struct qcache *c, uint64_t off, bool fresh,
 		     int *slotp)
 {
+	if (!off)
+		return corrupt(s, "a table points at the header cluster");
 	int slot = cache_find(c, off);
 	if (slot < 0) {
 		uint32_t v = 0;
@@ -191,6 +199,8 @@ static int cache_get(struct qcow2 *s, struct qcache *c, uint64_t off, bool fresh
 		}
 		c->off[v] = 0;
 		slot = (int)v;
+		if (!c->data[slot] && !(c->data[slot] = malloc(c->size)))
+			return -ENOMEM;
 		if (fresh) {
 			memset(slot_data(c, slot), 0, c->size);
 		} else {
@@ -373,7 +383,15 @@ static int cluster_free(struct qcow2 *s, uint64_t c, bool *is_free)
 		s->rbc.dirty[slot] = true;
 		s->rt[k] = off;
 		rt_dirty(s, k);
+		if (off + s->cluster_size > s->alloc_end)
+			s->alloc_end = off + s->cluster_size;
 		*is_free = false;
+		return 0;
+	}
+	if (c << s->cluster_bits >= s->alloc_end) {
+		/* past everything: only leaks of a crash can be counted there,
+		 * and scanning a corrupt table's claims could take forever */
+		*is_free = true;
 		return 0;
 	}
 	uint64_t v;
@@ -419,6 +437,8 @@ static int alloc_clusters(struct qcow2 *s, uint64_t n, uint64_t *offp)
 	}
 	if (s->free_hint == start)
 		s->free_hint = start + n;
+	if ((start + n) << s->cluster_bits > s->alloc_end)
+		s->alloc_end = (start + n) << s->cluster_bits;
 	*offp = start << s->cluster_bits;
 	return 0;
 }
@@ -983,6 +1003,8 @@ struct checker {
 	uint64_t nclusters;  /* clusters in the file */
 	struct block_check *res;
 	FILE *out;
+	uint64_t budget;     /* L2 tables left to read: corrupt tables can
+			      * make a walk endless */
 };
 
 static void report(struct checker *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -1045,6 +1067,13 @@ static int check_l1(struct checker *k, const uint64_t *l1, uint64_t l1_size, boo
 				k->res->corruptions++;
 			}
 		}
+		if (!k->budget) {
+			report(k, "ERROR the L1 tables reference more L2 tables than the "
+			       "file could hold; stopped walking them");
+			k->res->corruptions++;
+			break;
+		}
+		k->budget--;
 		if (bfile_pread(&s->f, l2off, l2, s->cluster_size)) {
 			k->res->check_errors++;
 			continue;
@@ -1127,6 +1156,7 @@ static int q_check(struct block *b, struct block_check *res, bool repair, FILE *
 		return err;
 	struct checker k = { .s = s, .res = res, .out = out };
 	k.nclusters = (fsize + s->cluster_size - 1) >> s->cluster_bits;
+	k.budget = (s->nb_snapshots + 1ull) * (k.nclusters + 16);
 	if (k.nclusters > (1ull << 31))
 		return -EFBIG;
 	k.refs = calloc(k.nclusters + 1, sizeof(*k.refs));
@@ -1150,7 +1180,14 @@ static int q_check(struct block *b, struct block_check *res, bool repair, FILE *
 	for (uint64_t i = 0; i < s->rt_size; i++)
 		if (s->rt[i] & RT_OFFSET_MASK && (i + 1) * s->rb_entries > last)
 			last = (i + 1) * s->rb_entries;
+	uint64_t past = 0;
 	for (uint64_t c = 0; c < last; c++) {
+		if (c >= k.nclusters && ++past > (1u << 20)) {
+			report(&k, "ERROR refcount blocks describe too many clusters past the "
+			       "end of the file; stopped there");
+			res->corruptions++;
+			break;
+		}
 		if (c >= k.nclusters) {
 			uint64_t i = c / s->rb_entries;
 			if (i >= s->rt_size || !(s->rt[i] & RT_OFFSET_MASK)) {
@@ -1362,7 +1399,7 @@ int qcow2_open(struct block **out, const char *path, struct bfile *f, bool reado
 	    s->rt_offset & (s->cluster_size - 1) || !s->rt_offset)
 		BAD("qcow2 refcount table (%u clusters at %#" PRIx64 ") is invalid",
 		    s->rt_clusters, s->rt_offset);
-	if (s->rt_offset >= fsize)
+	if (s->rt_offset >= fsize || ((uint64_t)s->rt_clusters << s->cluster_bits) > fsize - s->rt_offset)
 		BAD("qcow2 refcount table at %#" PRIx64 " lies past the end of the file", s->rt_offset);
 	s->nb_snapshots = get_be32(h + 60);
 	s->snapshots_offset = get_be64(h + 64);
@@ -1428,6 +1465,7 @@ int qcow2_open(struct block **out, const char *path, struct bfile *f, bool reado
 	if (!s->cbuf || !s->dbuf || !s->tbuf)
 		BAD("out of memory");
 
+	s->alloc_end = (fsize + s->cluster_size - 1) & ~(uint64_t)(s->cluster_size - 1);
 	s->f = *f;
 	s->chain = chain;
 	s->b.drv = &qcow2_driver;
