@@ -674,6 +674,10 @@ static int decompress(struct qcow2 *s, uint64_t e)
 	uint64_t coff = e & s->coff_mask;
 	uint64_t nsec = ((e >> s->csize_shift) & s->csize_mask) + 1;
 	size_t clen = (size_t)(nsec * 512 - (coff & 511));
+	if (!s->cbuf && !(s->cbuf = malloc(2 * (size_t)s->cluster_size + 512)))
+		return -ENOMEM;
+	if (!s->dbuf && !(s->dbuf = malloc(s->cluster_size)))
+		return -ENOMEM;
 	int err = bfile_pread(&s->f, coff, s->cbuf, clen);
 	if (err)
 		return err;
@@ -841,6 +845,8 @@ static int l2_writable(struct qcow2 *s, uint64_t l1i, int *slotp)
 		return err;
 	if (l2off && (s->l1[l1i] & E_COPIED))
 		return cache_get(s, &s->l2c, l2off, false, slotp);
+	if (!s->tbuf && !(s->tbuf = malloc(s->cluster_size)))
+		return -ENOMEM;
 	if (l2off) {
 		int slot;
 		if ((err = cache_get(s, &s->l2c, l2off, false, &slot)))
@@ -1210,7 +1216,12 @@ static int q_check(struct block *b, struct block_check *res, bool repair, FILE *
 			res->leaks++;
 		else
 			res->corruptions++;
-		if (repair && ref <= s->refcount_max && !refcount_set(s, c, ref)) {
+		int slot = -1;
+		if (repair && ref <= s->refcount_max && !rb_lookup(s, c, &slot) && slot >= 0) {
+			/* only where a refcount block exists: making new ones
+			 * would need the allocator this check distrusts */
+			rb_set(s, slot_data(&s->rbc, slot), c % s->rb_entries, ref);
+			s->rbc.dirty[slot] = true;
 			res->repaired++;
 			if (leak)
 				res->leaks--;
@@ -1459,11 +1470,6 @@ int qcow2_open(struct block **out, const char *path, struct bfile *f, bool reado
 	rbn = rbn < 8 ? 8 : rbn > 256 ? 256 : rbn;
 	if (cache_init(&s->l2c, l2n, s->cluster_size) || cache_init(&s->rbc, rbn, s->cluster_size))
 		BAD("out of memory for the qcow2 caches");
-	s->cbuf = malloc(2 * (size_t)s->cluster_size + 512);
-	s->dbuf = malloc(s->cluster_size);
-	s->tbuf = malloc(s->cluster_size);
-	if (!s->cbuf || !s->dbuf || !s->tbuf)
-		BAD("out of memory");
 
 	s->alloc_end = (fsize + s->cluster_size - 1) & ~(uint64_t)(s->cluster_size - 1);
 	s->f = *f;
