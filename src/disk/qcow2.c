@@ -235,12 +235,14 @@ static void cache_drop(struct qcache *c, uint64_t off)
 static int corrupt(struct qcow2 *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int corrupt(struct qcow2 *s, const char *fmt, ...)
 {
+	if (s->broken) /* said once already */
+		return -EIO;
 	char msg[256];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (!s->broken) {
+	{
 		log_error("%s: qcow2 metadata is corrupt (%s)%s; check it with "
 			  "'pcvm img check'", s->b.name, msg,
 			  s->b.readonly || s->version < 3 ? "" : "; marked corrupt");
@@ -843,8 +845,11 @@ static int l2_writable(struct qcow2 *s, uint64_t l1i, int *slotp)
 	int err = check_l2_offset(s, l1i, &l2off);
 	if (err)
 		return err;
-	if (l2off && (s->l1[l1i] & E_COPIED))
+	if (l2off && (s->l1[l1i] & E_COPIED)) {
+		if (l2off >= s->alloc_end)
+			return corrupt(s, "L1 entry %" PRIu64 " points past the end of the file", l1i);
 		return cache_get(s, &s->l2c, l2off, false, slotp);
+	}
 	if (!s->tbuf && !(s->tbuf = malloc(s->cluster_size)))
 		return -ENOMEM;
 	if (l2off) {
@@ -897,6 +902,8 @@ static int q_write(struct block *b, uint64_t offset, const void *buf, size_t len
 			uint64_t host = e & OFFSET_MASK, next = host + cs;
 			if (host & (cs - 1))
 				return corrupt(s, "L2 entry points to unaligned offset %#" PRIx64, host);
+			if (host >= s->alloc_end) /* nothing valid lies there */
+				return corrupt(s, "L2 entry points past the end of the file (%#" PRIx64 ")", host);
 			while (n < len && l2i + 1 < s->l2_entries) {
 				uint64_t f = get_be64(l2 + 8 * (l2i + 1));
 				if (!in_place(f) || (f & OFFSET_MASK) != next)
@@ -1163,7 +1170,7 @@ static int q_check(struct block *b, struct block_check *res, bool repair, FILE *
 	struct checker k = { .s = s, .res = res, .out = out };
 	k.nclusters = (fsize + s->cluster_size - 1) >> s->cluster_bits;
 	k.budget = (s->nb_snapshots + 1ull) * (k.nclusters + 16);
-	if (k.nclusters > (1ull << 31))
+	if (k.nclusters > (1ull << 28))
 		return -EFBIG;
 	k.refs = calloc(k.nclusters + 1, sizeof(*k.refs));
 	if (!k.refs)
@@ -1181,28 +1188,42 @@ static int q_check(struct block *b, struct block_check *res, bool repair, FILE *
 		return err;
 	}
 	/* every cluster of the file, then whatever refcount blocks say about
-	 * clusters past its end */
-	uint64_t last = k.nclusters;
+	 * clusters past its end (crash leaks, or corruption) */
+	uint64_t last = k.nclusters, blocks_past = 0;
 	for (uint64_t i = 0; i < s->rt_size; i++)
 		if (s->rt[i] & RT_OFFSET_MASK && (i + 1) * s->rb_entries > last)
 			last = (i + 1) * s->rb_entries;
-	uint64_t past = 0;
 	for (uint64_t c = 0; c < last; c++) {
-		if (c >= k.nclusters && ++past > (1u << 20)) {
-			report(&k, "ERROR refcount blocks describe too many clusters past the "
-			       "end of the file; stopped there");
-			res->corruptions++;
-			break;
-		}
+		uint64_t rc;
 		if (c >= k.nclusters) {
 			uint64_t i = c / s->rb_entries;
-			if (i >= s->rt_size || !(s->rt[i] & RT_OFFSET_MASK)) {
+			if (c % s->rb_entries == 0 || c == k.nclusters) {
+				if (i >= s->rt_size || !(s->rt[i] & RT_OFFSET_MASK)) {
+					c = (i + 1) * s->rb_entries - 1;
+					continue;
+				}
+				if (++blocks_past > 8) {
+					report(&k, "ERROR refcount blocks describe too many clusters "
+					       "past the end of the file; stopped there");
+					res->corruptions++;
+					break;
+				}
+			}
+			int slot;
+			if (rb_lookup(s, c, &slot) || slot < 0) {
+				res->check_errors++;
 				c = (i + 1) * s->rb_entries - 1;
 				continue;
 			}
-		}
-		uint64_t rc;
-		if (refcount_get(s, c, &rc)) {
+			if (c % s->rb_entries == 0 &&
+			    block_all_zero(slot_data(&s->rbc, slot), s->cluster_size)) {
+				c = (i + 1) * s->rb_entries - 1;
+				continue;
+			}
+			rc = rb_get(s, slot_data(&s->rbc, slot), c % s->rb_entries);
+			if (!rc)
+				continue;
+		} else if (refcount_get(s, c, &rc)) {
 			res->check_errors++;
 			continue;
 		}
