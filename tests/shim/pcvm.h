@@ -11,6 +11,16 @@ extern "C" {
 #include "log.h"
 #include "mem.h"
 #include "disk/block.h"
+#include "vcpu/vcpu.h"
+#include "vcpu/emu/fpu.h"
+#include "vm.h"
+#include "chipset/pic.h"
+#include "chipset/pit.h"
+#include "chipset/rtc.h"
+#include "chipset/kbc.h"
+#include "chipset/uart.h"
+#include "chipset/dma.h"
+#include "chipset/fdc.h"
 }
 
 #endif

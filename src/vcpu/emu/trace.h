@@ -1,0 +1,44 @@
+/*
+ * Decoded-code cache of the software CPU: traces of struct insn keyed by the
+ * physical address of their first byte and the code-size bit.
+ */
+#ifndef PCVM_EMU_TRACE_H
+#define PCVM_EMU_TRACE_H
+
+#include "emu.h"
+#include "insn.h"
+
+/* Where a trace went last time it left through one of its two exits (the
+ * branch of its last instruction, or falling off its end): valid while the
+ * CPU's translation generation is unchanged and EIP is the same. */
+struct trace_exit {
+	struct trace *t;
+	uint32_t eip;
+	uint32_t gen;
+};
+
+struct trace {
+	uint64_t key;          /* phys << 1 | code32 */
+	struct trace_exit exit[2];
+	struct trace *hnext;   /* hash chain */
+	struct trace *pnext;   /* traces of the same code page */
+	uint16_t nbytes, ninsn;
+	bool valid;
+	bool cached;           /* false: a one-off single-step trace */
+	struct insn insn[];    /* ninsn instructions, then END */
+};
+
+static inline unsigned trace_hash(uint64_t key)
+{
+	uint64_t h = key * 0x9e3779b97f4a7c15ull;
+	return (unsigned)(h >> (64 - TRACE_HASH_BITS));
+}
+
+/* The trace to run at c->eip, after delivering any pending interrupt.
+ * NULL when the CPU must not run now (halt, shutdown) or after a fetch
+ * fault was delivered (the caller simply asks again). */
+struct trace *emu_trace_for_eip(struct emu_cpu *c);
+/* Bookkeeping after an exception was delivered mid-trace. */
+void emu_trace_after_exception(struct emu_cpu *c);
+
+#endif
