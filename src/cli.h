@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "disk/block.h"
+
 enum accel_kind { ACCEL_AUTO, ACCEL_KVM, ACCEL_EMU };
 enum display_kind { DISPLAY_AUTO, DISPLAY_NONE, DISPLAY_CURSES };
 enum serial_kind { SERIAL_AUTO, SERIAL_NONE, SERIAL_STDIO, SERIAL_FILE };
@@ -19,7 +21,9 @@ struct drive_config {
 	const char *format;    /* NULL: probed from the content */
 	enum drive_media media;
 	int index;             /* IDE position 0-3 (hda-hdd) */
-	bool readonly;
+	bool readonly;         /* the guest may not write (always for CD-ROMs) */
+	bool snapshot;         /* guest writes go to a temporary overlay */
+	enum block_cache cache;
 };
 
 #define CFG_MAX_DRIVES 4
