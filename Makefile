@@ -50,7 +50,8 @@ GUESTS := $(GUEST_SRCS:tests/guests/%.asm=$(BUILD)/guests/%.bin)
 DEMO_IMG := $(BUILD)/demo.img
 
 DEB_PACKAGES := gcc g++ make pkg-config libpng-dev libncurses-dev zlib1g-dev \
-	libgtest-dev nasm seabios
+	libgtest-dev nasm seabios \
+	xorriso
 
 .PHONY: all deps run test test-run bench install clean guests
 .DEFAULT_GOAL := all

@@ -32,6 +32,14 @@ enum {
 	OPT_DEBUG_EXIT,
 	OPT_HELP,
 	OPT_USAGE,
+	OPT_HDB,
+	OPT_HDC,
+	OPT_HDD,
+	OPT_CDROM,
+	OPT_BOOT,
+	OPT_KERNEL,
+	OPT_INITRD,
+	OPT_APPEND,
 };
 
 static const struct argp_option options[] = {
@@ -45,6 +53,21 @@ static const struct argp_option options[] = {
 	{ NULL, 0, NULL, 0, "Disks:", 2 },
 	{ "hda", OPT_HDA, "FILE", 0,
 	  "First IDE hard disk (also: a bare FILE argument)", 2 },
+	{ "hdb", OPT_HDB, "FILE", 0, "IDE primary slave hard disk", 2 },
+	{ "hdc", OPT_HDC, "FILE", 0,
+	  "IDE secondary master hard disk (instead of the CD-ROM drive)", 2 },
+	{ "hdd", OPT_HDD, "FILE", 0, "IDE secondary slave hard disk", 2 },
+	{ "cdrom", OPT_CDROM, "FILE", 0,
+	  "CD/DVD image (ISO) in the CD-ROM drive, the IDE secondary master; "
+	  "read-only", 2 },
+	{ NULL, 0, NULL, 0, "Boot:", 5 },
+	{ "boot", OPT_BOOT, "ORDER", 0,
+	  "Boot device order: letters a (floppy), c (first hard disk), d (CD-ROM); "
+	  "default cad", 5 },
+	{ "kernel", OPT_KERNEL, "FILE", 0,
+	  "Boot this Linux bzImage directly, without firmware", 5 },
+	{ "initrd", OPT_INITRD, "FILE", 0, "Initial ramdisk for --kernel", 5 },
+	{ "append", OPT_APPEND, "TEXT", 0, "Kernel command line for --kernel", 5 },
 	{ NULL, 0, NULL, 0, "Display and I/O:", 3 },
 	{ "display", OPT_DISPLAY, "KIND", 0,
 	  "none, or curses (default: curses on a terminal, none otherwise)", 3 },
@@ -182,6 +205,39 @@ static int add_drive(struct vm_config *cfg, const char *opt, const char *file,
 	return 0;
 }
 
+/* The CD-ROM drive at IDE position 2: read-only media. */
+static int add_cdrom(struct vm_config *cfg, const char *file)
+{
+	for (int i = 0; i < cfg->ndrives; i++)
+		if (cfg->drives[i].index == 2)
+			return usage_error("--cdrom: IDE position 2 is already taken by %s; "
+					   "give the CD-ROM or --hdc, not both", cfg->drives[i].file);
+	if (cfg->ndrives == CFG_MAX_DRIVES)
+		return usage_error("--cdrom: too many drives (at most %d)", CFG_MAX_DRIVES);
+	int err = check_input_file("--cdrom", file, false);
+	if (err)
+		return err;
+	cfg->drives[cfg->ndrives++] = (struct drive_config){
+		.file = file, .media = DRIVE_CDROM, .index = 2, .readonly = true,
+	};
+	return 0;
+}
+
+static int check_boot_order(const char *order)
+{
+	if (!*order)
+		return usage_error("--boot: empty order; give letters a, c or d (e.g. dc)");
+	for (const char *c = order; *c; c++) {
+		if (!strchr("acd", *c))
+			return usage_error("--boot %s: unknown device '%c'; use a (floppy), "
+					   "c (hard disk) or d (CD-ROM)", order, *c);
+		if (strchr(c + 1, *c))
+			return usage_error("--boot %s: device '%c' given twice; give each "
+					   "once", order, *c);
+	}
+	return 0;
+}
+
 static const struct argp_option *find_long(const char *name, size_t len, int *hits)
 {
 	const struct argp_option *hit = NULL;
@@ -310,6 +366,26 @@ static error_t parse_opt1(int key, char *arg, struct argp_state *state)
 		return 0;
 	case OPT_HDA:
 		return add_drive(cfg, "--hda", arg, 0);
+	case OPT_HDB:
+		return add_drive(cfg, "--hdb", arg, 1);
+	case OPT_HDC:
+		return add_drive(cfg, "--hdc", arg, 2);
+	case OPT_HDD:
+		return add_drive(cfg, "--hdd", arg, 3);
+	case OPT_CDROM:
+		return add_cdrom(cfg, arg);
+	case OPT_BOOT:
+		cfg->boot_order = arg;
+		return check_boot_order(arg);
+	case OPT_KERNEL:
+		cfg->kernel = arg;
+		return check_input_file("--kernel", arg, false);
+	case OPT_INITRD:
+		cfg->initrd = arg;
+		return check_input_file("--initrd", arg, false);
+	case OPT_APPEND:
+		cfg->append = arg;
+		return 0;
 	case OPT_DISPLAY:
 		if (!strcmp(arg, "none"))
 			cfg->display = DISPLAY_NONE;
@@ -428,6 +504,11 @@ int cli_parse(int argc, char **argv, struct vm_config *cfg, bool *done)
 		cfg->serial = cfg->display == DISPLAY_NONE ? SERIAL_STDIO : SERIAL_NONE;
 	if (cfg->bios && check_input_file("--bios", cfg->bios, false))
 		return PCVM_EXIT_USAGE;
+	if ((cfg->initrd || cfg->append) && !cfg->kernel) {
+		usage_error("%s needs --kernel; give the kernel to boot",
+			    cfg->initrd ? "--initrd" : "--append");
+		return PCVM_EXIT_USAGE;
+	}
 	if (cfg->verbosity < 0)
 		log_set_level(LOG_ERROR);
 	else

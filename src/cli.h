@@ -36,6 +36,10 @@ struct vm_config {
 	double timeout;        /* seconds of host time; 0: none */
 	const char *debugcon;  /* NULL: dropped; "stdio", "stderr" or a path */
 	int debug_exit_port;   /* -1: none */
+	const char *boot_order; /* --boot: letters a, c, d; NULL: "cad" */
+	const char *kernel;    /* --kernel: direct Linux boot */
+	const char *initrd;
+	const char *append;
 	int verbosity;         /* -1 quiet, 0 normal, 1.. verbose */
 };
 

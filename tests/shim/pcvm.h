@@ -11,6 +11,15 @@ extern "C" {
 #include "log.h"
 #include "mem.h"
 #include "disk/block.h"
+#include "vm.h"
+#include "chipset/pci.h"
+#include "chipset/i440fx.h"
+#include "chipset/piix.h"
+#include "chipset/ide.h"
+#include "chipset/acpi.h"
+#include "chipset/fwcfg.h"
+#include "chipset/pc.h"
+#include "linuxboot.h"
 }
 
 #endif
