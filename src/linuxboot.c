@@ -12,8 +12,17 @@
  * 0x18 are flat 4 GiB code and data, CS=0x10, DS=ES=SS=0x18, interrupts
  * off, ESI pointing at boot_params, EBP=EDI=EBX=0. memtest86+'s ia32 and
  * x64 .bin images carry the same header and boot the same way.
+ *
+ * With no firmware there are no ACPI tables either, so the loader writes
+ * the few an OS needs to power the machine off (ACPI 1.0b, section 5.2):
+ * an RSDP, an RSDT, a revision-1 FADT describing the PIIX4 PM block with
+ * SMI_CMD 0 (already in ACPI mode), a FACS and a DSDT holding only \_S5.
+ * They sit in the reserved 1 KiB below 640 KiB where a BIOS keeps its EBDA;
+ * the kernel learns the RSDP's address from boot_params.acpi_rsdp_addr and,
+ * for older kernels, by scanning the EBDA the BIOS data area points to.
  */
 #include "linuxboot.h"
+#include "chipset/acpi.h"
 #include "log.h"
 #include "vm.h"
 
@@ -47,6 +56,7 @@
 
 /* boot_params offsets */
 #define BP_SCREEN_INFO 0x000
+#define BP_ACPI_RSDP_ADDR 0x070
 #define BP_ALT_MEM_K 0x1e0
 #define BP_E820_ENTRIES 0x1e8
 #define BP_E820_TABLE 0x2d0
@@ -104,6 +114,85 @@ static int open_file(const char *opt, const char *path, uint64_t *size)
 	}
 	*size = (uint64_t)st.st_size;
 	return fd;
+}
+
+static void checksum(uint8_t *p, size_t len, uint8_t *sum)
+{
+	uint8_t s = 0;
+	*sum = 0;
+	for (size_t i = 0; i < len; i++)
+		s = (uint8_t)(s + p[i]);
+	*sum = (uint8_t)-s;
+}
+
+static void table_header(uint8_t *t, const char *sig, uint32_t len)
+{
+	memcpy(t, sig, 4);
+	put32(t + 4, len);
+	t[8] = 1;                      /* revision */
+	memcpy(t + 10, "PCVM  ", 6);   /* OEM ID */
+	memcpy(t + 16, "PCVMTABL", 8); /* OEM table ID */
+	put32(t + 24, 1);              /* OEM revision */
+	memcpy(t + 28, "PCVM", 4);     /* creator */
+	put32(t + 32, 1);
+}
+
+/* Writes the tables at LINUXBOOT_ACPI; returns the RSDP's address. */
+static uint32_t build_acpi(struct vm *vm)
+{
+	enum { RSDP = 0, RSDT = 32, FADT = 80, FACS = 256, DSDT = 320, END = 384 };
+	uint8_t *a = vm_ram_ptr(vm, LINUXBOOT_ACPI, END);
+	if (!a)
+		return 0;
+	memset(a, 0, END);
+	uint32_t base = LINUXBOOT_ACPI;
+
+	/* DSDT: Name (_S5, Package (4) { 0, 0, 0, 0 }): sleep type 0 is the
+	 * PIIX4's soft-off. */
+	static const uint8_t s5[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x06, 0x04,
+				      0x00, 0x00, 0x00, 0x00 };
+	table_header(a + DSDT, "DSDT", 36 + sizeof(s5));
+	memcpy(a + DSDT + 36, s5, sizeof(s5));
+	checksum(a + DSDT, 36 + sizeof(s5), a + DSDT + 9);
+
+	memcpy(a + FACS, "FACS", 4);
+	put32(a + FACS + 4, 64);
+
+	uint8_t *f = a + FADT;
+	table_header(f, "FACP", 116);
+	put32(f + 36, base + FACS);
+	put32(f + 40, base + DSDT);
+	put16(f + 46, 9);                        /* SCI_INT */
+	put32(f + 56, ACPI_PM_BASE);             /* PM1a_EVT_BLK */
+	put32(f + 64, ACPI_PM_BASE + 4);         /* PM1a_CNT_BLK */
+	put32(f + 76, ACPI_PM_BASE + 8);         /* PM_TMR_BLK */
+	put32(f + 80, ACPI_GPE0_BASE);           /* GPE0_BLK */
+	f[88] = 4;                               /* PM1_EVT_LEN */
+	f[89] = 2;                               /* PM1_CNT_LEN */
+	f[91] = 4;                               /* PM_TMR_LEN */
+	f[92] = 4;                               /* GPE0_BLK_LEN */
+	put16(f + 96, 0x0fff);                   /* no C2 */
+	put16(f + 98, 0x0fff);                   /* no C3 */
+	put32(f + 112, 0x1 | 0x4 | 0x20);        /* WBINVD, C1, no sleep button */
+	checksum(f, 116, f + 9);
+
+	table_header(a + RSDT, "RSDT", 40);
+	put32(a + RSDT + 36, base + FADT);
+	checksum(a + RSDT, 40, a + RSDT + 9);
+
+	memcpy(a + RSDP, "RSD PTR ", 8);
+	memcpy(a + RSDP + 9, "PCVM  ", 6);
+	put32(a + RSDP + 16, base + RSDT);
+	checksum(a + RSDP, 20, a + RSDP + 8);
+	mem_notify_write(vm->mem, LINUXBOOT_ACPI, END);
+
+	/* The BIOS data area's EBDA segment, where ACPI 1.0 OSes look first. */
+	uint8_t *bda = vm_ram_ptr(vm, 0x40e, 2);
+	if (bda) {
+		put16(bda, LINUXBOOT_ACPI >> 4);
+		mem_notify_write(vm->mem, 0x40e, 2);
+	}
+	return base + RSDP;
 }
 
 static unsigned build_e820(struct vm *vm, struct e820 *e)
@@ -309,6 +398,8 @@ int linuxboot_load(struct vm *vm, const char *kernel, const char *initrd,
 	si[0x0e] = 25;   /* orig_video_lines */
 	si[0x0f] = 1;    /* orig_video_isVGA */
 	put16(si + 0x10, 16); /* orig_video_points: character height */
+	uint32_t rsdp = build_acpi(vm);
+	put32(bp + BP_ACPI_RSDP_ADDR, rsdp);
 	mem_notify_write(vm->mem, LINUXBOOT_PARAMS, 4096);
 
 	err = enter_kernel(vm);

@@ -19,6 +19,9 @@ struct acpi_pm;
 #define ACPI_PMBA 0x40          /* PM base address register */
 #define ACPI_PMREGMISC 0x80     /* bit 0: PM I/O space enable */
 #define ACPI_GPE0_BASE 0xafe0
+/* Where SeaBIOS places the PM block (PMBA), and pcvm does for --kernel. */
+#define ACPI_PM_BASE 0xb000
+#define ACPI_PM1_CNT_SCI_EN 0x0001
 #define ACPI_SMI_CMD 0xb2
 #define ACPI_ENABLE_CMD 0xf1    /* written to SMI_CMD: enter ACPI mode */
 #define ACPI_DISABLE_CMD 0xf0

@@ -181,14 +181,19 @@ static int add_fwcfg(struct vm *vm, const char *kind)
 }
 
 /* With --kernel no firmware runs: do the little a BIOS does that the
- * kernel relies on, turning on the IDE channels' legacy decoding. */
-static void direct_boot_setup(struct pci_bus *bus)
+ * kernel relies on: the IDE channels' legacy decoding, and the PM block
+ * where the loader's ACPI tables say it is, already in ACPI mode. */
+static void direct_boot_setup(struct vm *vm, struct pci_bus *bus)
 {
-	int ide = PIIX_SLOT << 3 | IDE_FN;
+	int ide = PIIX_SLOT << 3 | IDE_FN, pm = PIIX_SLOT << 3 | PM_FN;
 	pci_config_write(bus, ide, 0x40, 0x8000, 2);
 	pci_config_write(bus, ide, 0x42, 0x8000, 2);
 	pci_config_write(bus, ide, PCI_COMMAND,
 			 PCI_COMMAND_IO | PCI_COMMAND_MASTER, 2);
+	pci_config_write(bus, pm, PCI_INTERRUPT_LINE, 9, 1);
+	pci_config_write(bus, pm, ACPI_PMBA, ACPI_PM_BASE | 1, 4);
+	pci_config_write(bus, pm, ACPI_PMREGMISC, 1, 1);
+	ioport_write(vm->io, ACPI_PM_BASE + 4, ACPI_PM1_CNT_SCI_EN, 2);
 }
 
 int pc_create(struct vm *vm)
@@ -234,7 +239,7 @@ int pc_create(struct vm *vm)
 	    (err = debugexit_create(vm, (uint16_t)cfg->debug_exit_port)))
 		return err;
 	if (cfg->kernel)
-		direct_boot_setup(bus);
+		direct_boot_setup(vm, bus);
 	return 0;
 fail:
 	close_blocks(blk);

@@ -40,6 +40,17 @@ TEST(DirectBoot, KernelGetsCommandLineInitrdAndMemoryMap)
 	EXPECT_EQ("|none|5\n", read_file(log));
 }
 
+TEST(DirectBoot, AcpiPowerOffWithoutFirmware)
+{
+	std::string dir = temp_dir();
+	std::string log = dir + "/con.log";
+	RunResult r = run_pcvm({"--display", "none", "--serial", "none", "--debug-exit",
+				"--debugcon", "file:" + log, "--timeout", "60",
+				"--kernel", guest_path("acpi_off_kernel.bin")});
+	EXPECT_EQ(0, r.status) << r.err;
+	EXPECT_EQ("RFSEO", read_file(log)) << "RSDP, FADT, _S5, ACPI mode, off";
+}
+
 class FirmwareBoot : public ::testing::Test {
 protected:
 	std::string dir, log;

@@ -163,6 +163,47 @@ TEST_F(LinuxbootTest, LoadsKernelInitrdAndCommandLine)
 	EXPECT_EQ(0x00cf93000000ffffull, data);
 }
 
+TEST_F(LinuxbootTest, AcpiTablesForPowerOff)
+{
+	std::string err;
+	ASSERT_EQ(0, load(write("/bzImage", Image().build()), nullptr, nullptr, &err)) << err;
+	auto sum = [&](uint64_t a, size_t n) {
+		uint8_t s = 0;
+		for (size_t i = 0; i < n; i++)
+			s = (uint8_t)(s + fx.ram(a)[i]);
+		return s;
+	};
+	uint64_t rsdp = 0;
+	memcpy(&rsdp, fx.ram(LINUXBOOT_PARAMS + 0x70), 8);
+	ASSERT_EQ((uint64_t)LINUXBOOT_ACPI, rsdp) << "boot_params.acpi_rsdp_addr";
+	EXPECT_EQ(LINUXBOOT_ACPI >> 4, rd16(0x40e)) << "the EBDA pointer leads there too";
+	EXPECT_EQ(0, memcmp(fx.ram(rsdp), "RSD PTR ", 8));
+	EXPECT_EQ(0, sum(rsdp, 20));
+	uint32_t rsdt = rd32(rsdp + 16);
+	EXPECT_EQ(0, memcmp(fx.ram(rsdt), "RSDT", 4));
+	EXPECT_EQ(0, sum(rsdt, rd32(rsdt + 4)));
+	uint32_t fadt = rd32(rsdt + 36);
+	ASSERT_EQ(0, memcmp(fx.ram(fadt), "FACP", 4));
+	EXPECT_EQ(116u, rd32(fadt + 4));
+	EXPECT_EQ(0, sum(fadt, 116));
+	EXPECT_EQ(9, rd16(fadt + 46)) << "SCI on IRQ 9";
+	EXPECT_EQ(0u, rd32(fadt + 48)) << "no SMI_CMD: ACPI mode from the start";
+	EXPECT_EQ((uint32_t)ACPI_PM_BASE, rd32(fadt + 56));
+	EXPECT_EQ((uint32_t)ACPI_PM_BASE + 4, rd32(fadt + 64));
+	EXPECT_EQ((uint32_t)ACPI_PM_BASE + 8, rd32(fadt + 76));
+	EXPECT_EQ((uint32_t)ACPI_GPE0_BASE, rd32(fadt + 80));
+	uint32_t facs = rd32(fadt + 36);
+	EXPECT_EQ(0u, facs & 63);
+	EXPECT_EQ(0, memcmp(fx.ram(facs), "FACS", 4));
+	uint32_t dsdt = rd32(fadt + 40);
+	ASSERT_EQ(0, memcmp(fx.ram(dsdt), "DSDT", 4));
+	uint32_t dlen = rd32(dsdt + 4);
+	EXPECT_EQ(0, sum(dsdt, dlen));
+	static const uint8_t s5[] = {0x08, '_', 'S', '5', '_', 0x12, 0x06, 0x04, 0, 0, 0, 0};
+	EXPECT_EQ(0, memcmp(fx.ram(dsdt + 36), s5, sizeof(s5)));
+	EXPECT_LE(dsdt + dlen, 0xa0000u) << "inside the reserved area";
+}
+
 TEST_F(LinuxbootTest, NoInitrdNoAppend)
 {
 	std::string err;
