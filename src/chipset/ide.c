@@ -1890,6 +1890,18 @@ int ide_cdrom_change(struct ide *ide, int index, struct block *b, bool force)
 	return 0;
 }
 
+struct ide *ide_find(struct vm *vm)
+{
+	for (int slot = 0; vm->pci && slot < 32; slot++) {
+		for (int fn = 0; fn < 8; fn++) {
+			struct pci_device *d = pci_find_device(vm->pci, slot, fn);
+			if (d && d->reset == ide_reset)
+				return d->opaque;
+		}
+	}
+	return NULL;
+}
+
 bool ide_cdrom_locked(struct ide *ide, int index)
 {
 	struct ide_drive *d = cd_at(ide, index);

@@ -35,6 +35,9 @@ int ide_attach(struct ide *ide, int index, enum ide_media media,
  * changes, the guest is told the user asked for an eject, and -EBUSY
  * comes back (b stays the caller's). -ENODEV: no CD-ROM drive there. */
 int ide_cdrom_change(struct ide *ide, int index, struct block *b, bool force);
+/* The machine's IDE controller (for run-time changes: the automation
+ * script's swap-cdrom and eject), or NULL. */
+struct ide *ide_find(struct vm *vm);
 /* Whether the guest holds the tray of drive index locked. */
 bool ide_cdrom_locked(struct ide *ide, int index);
 

@@ -758,6 +758,13 @@ TEST_F(AtapiTest, MediaChangeAndEject)
 	EXPECT_EQ(-ENODEV, ide_cdrom_change(ide, 0, nullptr, false)) << "hda is no CD-ROM";
 }
 
+TEST_F(AtapiTest, FoundThroughTheMachine)
+{
+	EXPECT_EQ(ide, ide_find(fx.vm));
+	PciFixture bare;
+	EXPECT_EQ(nullptr, ide_find(bare.vm));
+}
+
 TEST_F(AtapiTest, LockedTray)
 {
 	packet({0x1e, 0, 0, 0, 1});
