@@ -112,6 +112,11 @@ struct ide_drive {
 	bool wcache, lookahead;
 	int8_t mdma, udma;       /* selected transfer modes, -1 none */
 	uint8_t status, error;
+	/* The command block registers: the host writes both devices' copies,
+	 * reads the selected one's (an absent device keeps its own, which is
+	 * how drivers tell it is not there). */
+	uint8_t feature, nsector, lbal, lbam, lbah;
+	uint8_t hob_feature, hob_nsector, hob_lbal, hob_lbam, hob_lbah;
 	bool irq;                /* INTRQ asserted */
 	bool warned_ro;
 	char serial[21];
@@ -128,8 +133,6 @@ struct ide_channel {
 	int n;
 	struct ide_drive d[2];
 	int cur;
-	uint8_t feature, nsector, lbal, lbam, lbah;
-	uint8_t hob_feature, hob_nsector, hob_lbal, hob_lbam, hob_lbah;
 	uint8_t select, devctl;
 	int line;
 	bool decoding, warned_ports;
@@ -214,17 +217,22 @@ static void raise_irq(struct ide_channel *ch, struct ide_drive *d)
 
 /* ---- task file helpers ---- */
 
-static void set_signature(struct ide_channel *ch, struct ide_drive *d)
+/* The registers after a reset or diagnostic (ATA/ATAPI-6 9.12): a packet
+ * device's LBA Mid/High read 14h/EBh, an ATA device's 00h; an absent
+ * device's read as a floating bus would. */
+static void set_signature(struct ide_drive *d)
 {
-	ch->nsector = 1;
-	ch->lbal = 1;
-	if (d->kind == DRV_CDROM) {
-		ch->lbam = 0x14;
-		ch->lbah = 0xeb;
-	} else {
-		ch->lbam = 0;
-		ch->lbah = 0;
-	}
+	d->nsector = 1;
+	d->lbal = 1;
+	d->lbam = d->kind == DRV_CDROM ? 0x14 : d->kind == DRV_DISK ? 0 : 0xff;
+	d->lbah = d->kind == DRV_CDROM ? 0xeb : d->kind == DRV_DISK ? 0 : 0xff;
+}
+
+/* Both devices' signatures, device 0 selected. */
+static void set_signatures(struct ide_channel *ch)
+{
+	set_signature(&ch->d[0]);
+	set_signature(&ch->d[1]);
 	ch->select = 0;
 	ch->cur = 0;
 }
@@ -258,25 +266,25 @@ static void cmd_abort(struct ide_channel *ch, struct ide_drive *d, uint8_t err)
 static void tf_set_lba(struct ide_channel *ch, struct ide_drive *d, uint64_t lba)
 {
 	if (ch->lba48) {
-		ch->lbal = (uint8_t)lba;
-		ch->lbam = (uint8_t)(lba >> 8);
-		ch->lbah = (uint8_t)(lba >> 16);
-		ch->hob_lbal = (uint8_t)(lba >> 24);
-		ch->hob_lbam = (uint8_t)(lba >> 32);
-		ch->hob_lbah = (uint8_t)(lba >> 40);
+		d->lbal = (uint8_t)lba;
+		d->lbam = (uint8_t)(lba >> 8);
+		d->lbah = (uint8_t)(lba >> 16);
+		d->hob_lbal = (uint8_t)(lba >> 24);
+		d->hob_lbam = (uint8_t)(lba >> 32);
+		d->hob_lbah = (uint8_t)(lba >> 40);
 	} else if (ch->select & DH_LBA) {
-		ch->lbal = (uint8_t)lba;
-		ch->lbam = (uint8_t)(lba >> 8);
-		ch->lbah = (uint8_t)(lba >> 16);
+		d->lbal = (uint8_t)lba;
+		d->lbam = (uint8_t)(lba >> 8);
+		d->lbah = (uint8_t)(lba >> 16);
 		ch->select = (uint8_t)((ch->select & 0xf0) | ((lba >> 24) & 0x0f));
 	} else {
 		uint32_t per_cyl = (uint32_t)d->cur_heads * d->cur_secs;
 		uint32_t cyl = (uint32_t)(lba / per_cyl);
 		uint32_t rest = (uint32_t)(lba % per_cyl);
-		ch->lbah = (uint8_t)(cyl >> 8);
-		ch->lbam = (uint8_t)cyl;
+		d->lbah = (uint8_t)(cyl >> 8);
+		d->lbam = (uint8_t)cyl;
 		ch->select = (uint8_t)((ch->select & 0xf0) | (rest / d->cur_secs));
-		ch->lbal = (uint8_t)(rest % d->cur_secs + 1);
+		d->lbal = (uint8_t)(rest % d->cur_secs + 1);
 	}
 }
 
@@ -464,7 +472,7 @@ static void drq_done(struct ide_channel *ch)
 		ch->left -= n;
 		if (!ch->left) {
 			tf_set_lba(ch, d, ch->lba - 1);
-			ch->nsector = 0;
+			d->nsector = 0;
 			end_xfer(ch);
 			d->status = ST_DRDY | ST_DSC;
 			return;
@@ -481,7 +489,7 @@ static void drq_done(struct ide_channel *ch)
 		ch->left -= n;
 		if (!ch->left) {
 			tf_set_lba(ch, d, ch->lba - 1);
-			ch->nsector = 0;
+			d->nsector = 0;
 			cmd_ok(ch, d);
 			return;
 		}
@@ -563,7 +571,7 @@ static void atapi_done(struct ide_channel *ch, struct ide_drive *d)
 	set_sense(d, SK_NO_SENSE, 0, 0);
 	d->status = ST_DRDY | ST_DSC;
 	d->error = 0;
-	ch->nsector = IR_IO | IR_COD;
+	d->nsector = IR_IO | IR_COD;
 	raise_irq(ch, d);
 }
 
@@ -574,7 +582,7 @@ static void atapi_check(struct ide_channel *ch, struct ide_drive *d, uint8_t key
 	set_sense(d, key, asc, ascq);
 	d->status = ST_DRDY | ST_ERR;
 	d->error = (uint8_t)(key << 4);
-	ch->nsector = IR_IO | IR_COD;
+	d->nsector = IR_IO | IR_COD;
 	raise_irq(ch, d);
 }
 
@@ -603,9 +611,9 @@ static void atapi_next_chunk(struct ide_channel *ch, struct ide_drive *d)
 	uint32_t chunk = avail < ch->limit ? avail : ch->limit;
 	ch->xfer = XF_ATAPI_IN;
 	ch->end = ch->pos + chunk;
-	ch->lbam = (uint8_t)chunk;
-	ch->lbah = (uint8_t)(chunk >> 8);
-	ch->nsector = IR_IO;
+	d->lbam = (uint8_t)chunk;
+	d->lbah = (uint8_t)(chunk >> 8);
+	d->nsector = IR_IO;
 	d->status = ST_DRDY | ST_DSC | ST_DRQ;
 	raise_irq(ch, d);
 }
@@ -916,7 +924,7 @@ static void atapi_packet(struct ide_channel *ch, struct ide_drive *d)
 	uint8_t cdb[12];
 	memcpy(cdb, ch->buf, sizeof(cdb));
 	uint8_t op = cdb[0];
-	bool dma = ch->feature & 1;
+	bool dma = d->feature & 1;
 	uint8_t *out = ch->buf;
 	int len;
 	end_xfer(ch);
@@ -1180,7 +1188,7 @@ static void bm_run(struct ide_channel *ch)
 		atapi_done(ch, d);
 	} else {
 		tf_set_lba(ch, d, ch->lba - 1);
-		ch->nsector = 0;
+		d->nsector = 0;
 		cmd_ok(ch, d);
 	}
 }
@@ -1200,20 +1208,20 @@ static bool tf_range(struct ide_channel *ch, struct ide_drive *d, bool ext,
 {
 	ch->lba48 = ext;
 	if (ext) {
-		*lba = (uint64_t)ch->hob_lbah << 40 | (uint64_t)ch->hob_lbam << 32 |
-		       (uint64_t)ch->hob_lbal << 24 | (uint64_t)ch->lbah << 16 |
-		       (uint64_t)ch->lbam << 8 | ch->lbal;
-		*count = (uint64_t)ch->hob_nsector << 8 | ch->nsector;
+		*lba = (uint64_t)d->hob_lbah << 40 | (uint64_t)d->hob_lbam << 32 |
+		       (uint64_t)d->hob_lbal << 24 | (uint64_t)d->lbah << 16 |
+		       (uint64_t)d->lbam << 8 | d->lbal;
+		*count = (uint64_t)d->hob_nsector << 8 | d->nsector;
 		if (!*count)
 			*count = 65536;
 	} else {
-		*count = ch->nsector ? ch->nsector : 256;
+		*count = d->nsector ? d->nsector : 256;
 		if (ch->select & DH_LBA) {
-			*lba = (uint64_t)(ch->select & 0x0f) << 24 | (uint64_t)ch->lbah << 16 |
-			       (uint64_t)ch->lbam << 8 | ch->lbal;
+			*lba = (uint64_t)(ch->select & 0x0f) << 24 | (uint64_t)d->lbah << 16 |
+			       (uint64_t)d->lbam << 8 | d->lbal;
 		} else {
-			uint32_t cyl = (uint32_t)ch->lbah << 8 | ch->lbam;
-			uint32_t head = ch->select & 0x0f, sec = ch->lbal;
+			uint32_t cyl = (uint32_t)d->lbah << 8 | d->lbam;
+			uint32_t head = ch->select & 0x0f, sec = d->lbal;
 			if (!sec || sec > d->cur_secs || head >= d->cur_heads) {
 				cmd_abort(ch, d, ER_IDNF | ER_ABRT);
 				return false;
@@ -1266,12 +1274,12 @@ static void ata_dma(struct ide_channel *ch, struct ide_drive *d, bool ext, bool 
 static void set_features(struct ide_channel *ch, struct ide_drive *d)
 {
 	bool disk = d->kind == DRV_DISK;
-	switch (ch->feature) {
+	switch (d->feature) {
 	case 0x02:
 	case 0x82:
 		if (!disk)
 			break;
-		d->wcache = ch->feature == 0x02;
+		d->wcache = d->feature == 0x02;
 		if (!d->wcache && block_flush(d->blk)) {
 			cmd_abort(ch, d, ER_ABRT);
 			return;
@@ -1282,7 +1290,7 @@ static void set_features(struct ide_channel *ch, struct ide_drive *d)
 	case 0x55:
 		if (!disk)
 			break;
-		d->lookahead = ch->feature == 0xaa;
+		d->lookahead = d->feature == 0xaa;
 		cmd_ok(ch, d);
 		return;
 	case 0x66:
@@ -1290,11 +1298,11 @@ static void set_features(struct ide_channel *ch, struct ide_drive *d)
 		cmd_ok(ch, d);
 		return;
 	case 0x03: { /* set transfer mode */
-		uint8_t mode = ch->nsector & 7;
-		switch (ch->nsector >> 3) {
+		uint8_t mode = d->nsector & 7;
+		switch (d->nsector >> 3) {
 		case 0x00: /* PIO default */
 		case 0x01: /* PIO flow control mode n */
-			if (ch->nsector >= 0x08 && mode > 4)
+			if (d->nsector >= 0x08 && mode > 4)
 				break;
 			cmd_ok(ch, d);
 			return;
@@ -1332,7 +1340,7 @@ static void exec_diag(struct ide_channel *ch)
 	for (int i = 0; i < 2; i++)
 		if (present(&ch->d[i]))
 			reset_drive_state(&ch->d[i]);
-	set_signature(ch, &ch->d[0]);
+	set_signatures(ch);
 	if (present(&ch->d[0]))
 		raise_irq(ch, &ch->d[0]);
 }
@@ -1357,18 +1365,18 @@ static void ata_command(struct ide_channel *ch, uint8_t cmd)
 	if (!disk) {
 		switch (cmd) {
 		case 0xa0: /* PACKET */
-			if (ch->feature & 2) { /* overlapped operation */
+			if (d->feature & 2) { /* overlapped operation */
 				cmd_abort(ch, d, ER_ABRT);
 				return;
 			}
-			ch->limit = (uint32_t)ch->lbah << 8 | ch->lbam;
+			ch->limit = (uint32_t)d->lbah << 8 | d->lbam;
 			if (ch->limit == 0 || ch->limit == 0xffff)
 				ch->limit = 0xfffe;
 			else
 				ch->limit &= ~1u;
 			if (!ch->limit)
 				ch->limit = 2;
-			ch->nsector = IR_COD;
+			d->nsector = IR_COD;
 			drq_block(ch, d, XF_PACKET, 0, 12, false);
 			return;
 		case 0xa1: { /* IDENTIFY PACKET DEVICE */
@@ -1381,21 +1389,19 @@ static void ata_command(struct ide_channel *ch, uint8_t cmd)
 		}
 		case 0x08: /* DEVICE RESET: completes without an interrupt */
 			reset_drive_state(d);
-			set_signature(ch, d);
-			ch->cur = (int)(d - ch->d);
-			ch->select = ch->cur ? DH_DEV : 0;
+			set_signature(d);
+			ch->select &= DH_DEV;
 			return;
 		case 0xec: /* IDENTIFY DEVICE: "I am a packet device" */
-			set_signature(ch, d);
-			ch->cur = (int)(d - ch->d);
-			ch->select = ch->cur ? DH_DEV : 0;
+			set_signature(d);
+			ch->select &= DH_DEV;
 			cmd_abort(ch, d, ER_ABRT);
 			return;
 		case 0xef:
 			set_features(ch, d);
 			return;
 		case 0xe5: /* CHECK POWER MODE */
-			ch->nsector = 0xff;
+			d->nsector = 0xff;
 			cmd_ok(ch, d);
 			return;
 		case 0xe0: case 0xe1: case 0xe2: case 0xe3: /* standby/idle */
@@ -1457,24 +1463,24 @@ static void ata_command(struct ide_channel *ch, uint8_t cmd)
 		if (!tf_range(ch, d, cmd == 0x42, &lba, &count))
 			return;
 		tf_set_lba(ch, d, lba + count - 1);
-		ch->nsector = 0;
+		d->nsector = 0;
 		cmd_ok(ch, d);
 		return;
 	}
 	case 0xc6: /* SET MULTIPLE MODE */
-		if (ch->nsector > MAX_MULT || (ch->nsector & (ch->nsector - 1))) {
+		if (d->nsector > MAX_MULT || (d->nsector & (d->nsector - 1))) {
 			cmd_abort(ch, d, ER_ABRT);
 			return;
 		}
-		d->mult = ch->nsector;
+		d->mult = d->nsector;
 		cmd_ok(ch, d);
 		return;
 	case 0x91: /* INITIALIZE DEVICE PARAMETERS */
-		if (!ch->nsector) {
+		if (!d->nsector) {
 			cmd_abort(ch, d, ER_ABRT);
 			return;
 		}
-		d->cur_secs = ch->nsector;
+		d->cur_secs = d->nsector;
 		d->cur_heads = (uint16_t)((ch->select & 0x0f) + 1);
 		cmd_ok(ch, d);
 		return;
@@ -1491,7 +1497,7 @@ static void ata_command(struct ide_channel *ch, uint8_t cmd)
 		set_features(ch, d);
 		return;
 	case 0xe5: /* CHECK POWER MODE: always active */
-		ch->nsector = 0xff;
+		d->nsector = 0xff;
 		cmd_ok(ch, d);
 		return;
 	case 0xe0: case 0xe1: case 0xe2: case 0xe3: /* standby/idle */
@@ -1499,7 +1505,7 @@ static void ata_command(struct ide_channel *ch, uint8_t cmd)
 		return;
 	default:
 		if ((cmd & 0xf0) == 0x10) { /* RECALIBRATE */
-			ch->lbam = ch->lbah = 0;
+			d->lbam = d->lbah = 0;
 			cmd_ok(ch, d);
 			return;
 		}
@@ -1532,7 +1538,7 @@ static void soft_reset(struct ide_channel *ch, bool assert)
 		}
 	}
 	if (!assert)
-		set_signature(ch, &ch->d[0]);
+		set_signatures(ch);
 	update_line(ch);
 }
 
@@ -1561,12 +1567,17 @@ static uint64_t cmd_io(void *opaque, uint64_t port, uint64_t val, unsigned size,
 	if (is_write) {
 		if (reg >= 1 && reg <= 5)
 			ch->devctl &= (uint8_t)~DC_HOB;
+		for (int i = 0; i < 2 && reg >= 1 && reg <= 5; i++) {
+			struct ide_drive *t = &ch->d[i]; /* both devices latch it */
+			switch (reg) {
+			case 1: t->hob_feature = t->feature; t->feature = b; break;
+			case 2: t->hob_nsector = t->nsector; t->nsector = b; break;
+			case 3: t->hob_lbal = t->lbal; t->lbal = b; break;
+			case 4: t->hob_lbam = t->lbam; t->lbam = b; break;
+			case 5: t->hob_lbah = t->lbah; t->lbah = b; break;
+			}
+		}
 		switch (reg) {
-		case 1: ch->hob_feature = ch->feature; ch->feature = b; break;
-		case 2: ch->hob_nsector = ch->nsector; ch->nsector = b; break;
-		case 3: ch->hob_lbal = ch->lbal; ch->lbal = b; break;
-		case 4: ch->hob_lbam = ch->lbam; ch->lbam = b; break;
-		case 5: ch->hob_lbah = ch->lbah; ch->lbah = b; break;
 		case 6:
 			ch->select = b;
 			ch->cur = (b & DH_DEV) ? 1 : 0;
@@ -1586,10 +1597,10 @@ static uint64_t cmd_io(void *opaque, uint64_t port, uint64_t val, unsigned size,
 		return 0xff;
 	case 1:
 		return present(d) ? (hob ? 0 : d->error) : 0;
-	case 2: return hob ? ch->hob_nsector : ch->nsector;
-	case 3: return hob ? ch->hob_lbal : ch->lbal;
-	case 4: return hob ? ch->hob_lbam : ch->lbam;
-	case 5: return hob ? ch->hob_lbah : ch->lbah;
+	case 2: return hob ? d->hob_nsector : d->nsector;
+	case 3: return hob ? d->hob_lbal : d->lbal;
+	case 4: return hob ? d->hob_lbam : d->lbam;
+	case 5: return hob ? d->hob_lbah : d->lbah;
 	case 6: return ch->select;
 	default: /* status: reading it acknowledges the interrupt */
 		if (!present(d))
@@ -1721,13 +1732,13 @@ static void config_write(struct pci_device *dev, unsigned off, uint32_t val,
 static void channel_reset(struct ide_channel *ch)
 {
 	end_xfer(ch);
-	ch->feature = ch->nsector = ch->lbal = ch->lbam = ch->lbah = 0;
-	ch->hob_feature = ch->hob_nsector = ch->hob_lbal = ch->hob_lbam = ch->hob_lbah = 0;
 	ch->devctl = 0;
 	ch->bm_cmd = ch->bm_status = 0;
 	ch->bm_prd = 0;
 	for (int i = 0; i < 2; i++) {
 		struct ide_drive *d = &ch->d[i];
+		d->feature = d->hob_feature = d->hob_nsector = 0;
+		d->hob_lbal = d->hob_lbam = d->hob_lbah = 0;
 		if (!present(d))
 			continue;
 		reset_drive_state(d);
@@ -1741,7 +1752,7 @@ static void channel_reset(struct ide_channel *ch)
 		d->locked = false;
 		set_sense(d, SK_NO_SENSE, 0, 0);
 	}
-	set_signature(ch, &ch->d[0]);
+	set_signatures(ch);
 	update_line(ch);
 }
 

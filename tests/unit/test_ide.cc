@@ -535,7 +535,18 @@ TEST_F(IdeTest, AbsentSlave)
 	EXPECT_EQ(0xb0u, fx.in(P + 6));
 	EXPECT_EQ(0u, status()) << "nobody there";
 	fx.out(P + 2, 0x55);
-	EXPECT_EQ(0x55u, fx.in(P + 2)) << "device 0 answers register reads";
+	EXPECT_EQ(0x55u, fx.in(P + 2)) << "the registers latch writes for both devices";
+	// after a reset the absent device's signature reads as a floating bus
+	fx.out(PCTL, 0x04);
+	fx.out(PCTL, 0x00);
+	fx.out(P + 6, 0xb0);
+	EXPECT_EQ(0xffu, fx.in(P + 4));
+	EXPECT_EQ(0xffu, fx.in(P + 5));
+	EXPECT_EQ(0u, fx.in(P + 1)) << "no diagnostic code from nobody";
+	fx.out(P + 6, 0xa0);
+	EXPECT_EQ(0u, fx.in(P + 4)) << "device 0's ATA signature";
+	EXPECT_EQ(1u, fx.in(P + 1));
+	fx.out(P + 6, 0xb0);
 	int rises = fx.irq_rises[14];
 	cmd(0xec);
 	EXPECT_EQ(0u, status());
