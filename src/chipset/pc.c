@@ -26,7 +26,6 @@
 #define PIIX_SLOT 1
 #define IDE_FN 1
 #define PM_FN 3
-#define DEFAULT_BOOT_ORDER "cad"
 
 extern const uint8_t demo_image[], demo_image_end[];
 
@@ -88,15 +87,6 @@ int pc_bootorder(const char *order, const char drives[PC_IDE_DRIVES], char *out,
 				return -ENOSPC;
 	}
 	return (int)len;
-}
-
-void pc_boot_cmos(const char *order, uint8_t *reg3d, uint8_t *reg38)
-{
-	uint8_t nib[3] = { 0, 0, 0 };
-	for (int i = 0; i < 3 && order[i]; i++)
-		nib[i] = order[i] == 'a' ? 1 : order[i] == 'c' ? 2 : order[i] == 'd' ? 3 : 0;
-	*reg3d = (uint8_t)(nib[0] | nib[1] << 4);
-	*reg38 = (uint8_t)(nib[2] << 4); /* bit 0 clear: check floppy boot signatures */
 }
 
 static void close_blocks(struct block **blk)
@@ -168,7 +158,7 @@ static int add_fwcfg(struct vm *vm, const char *kind)
 	if (err)
 		return err;
 	char order[512];
-	const char *letters = vm->cfg->boot_order ? vm->cfg->boot_order : DEFAULT_BOOT_ORDER;
+	const char *letters = vm->cfg->boot_order ? vm->cfg->boot_order : PC_DEFAULT_BOOT_ORDER;
 	int len = pc_bootorder(letters, kind, order, sizeof(order));
 	if (len < 0)
 		return len;
@@ -220,8 +210,8 @@ int pc_create(struct vm *vm)
 		goto fail;
 
 	/* ---- ISA devices behind the PIIX3 (PIC, PIT, RTC, keyboard
-	 * controller, UART, DMA, floppy) go here. The RTC's boot-order bytes
-	 * 0x3D/0x38 come from pc_boot_cmos() on the same --boot letters. ---- */
+	 * controller, UART, DMA, floppy) go here; the RTC's CMOS boot bytes
+	 * take the same --boot letters (PC_DEFAULT_BOOT_ORDER without). ---- */
 	/* ---- end of ISA devices ---- */
 
 	/* ---- the display (VGA at 00:02.0) goes here ---- */

@@ -10,6 +10,9 @@
 struct vm;
 
 #define PC_IDE_DRIVES 4
+/* The boot order without --boot: QEMU's, first hard disk, then floppy,
+ * then CD-ROM. */
+#define PC_DEFAULT_BOOT_ORDER "cad"
 
 /* Creates the chipset and devices for vm->cfg. 0 or negative errno (-EINVAL
  * when the user's input was at fault, already reported). */
@@ -21,9 +24,5 @@ int pc_create(struct vm *vm);
  * length without the NUL, or -ENOSPC. */
 int pc_bootorder(const char *order, const char drives[PC_IDE_DRIVES], char *out,
 		 size_t size);
-/* The same order as the CMOS boot bytes SeaBIOS falls back on: 0x3D holds
- * the first and second device, 0x38's high nibble the third (1 floppy,
- * 2 hard disk, 3 CD-ROM). */
-void pc_boot_cmos(const char *order, uint8_t *reg3d, uint8_t *reg38);
 
 #endif

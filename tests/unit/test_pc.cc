@@ -1,5 +1,5 @@
 // The PC board's boot order as SeaBIOS receives it: fw_cfg "bootorder"
-// device paths and the CMOS boot bytes.
+// device paths.
 #include <gtest/gtest.h>
 #include <string>
 #include <vector>
@@ -63,17 +63,6 @@ TEST(PcBootOrder, SeaBiosPaths)
 	EXPECT_EQ(0, pc_bootorder("cd", none, buf, sizeof(buf)));
 	EXPECT_STREQ("", buf);
 	EXPECT_EQ(-ENOSPC, pc_bootorder("dca", drives, buf, 40));
-}
-
-TEST(PcBootOrder, CmosBytes)
-{
-	uint8_t r3d, r38;
-	pc_boot_cmos("dca", &r3d, &r38);
-	EXPECT_EQ(0x23, r3d);
-	EXPECT_EQ(0x10, r38);
-	pc_boot_cmos("c", &r3d, &r38);
-	EXPECT_EQ(0x02, r3d);
-	EXPECT_EQ(0x00, r38);
 }
 
 } // namespace
