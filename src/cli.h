@@ -40,6 +40,8 @@ struct vm_config {
 	const char *kernel;    /* --kernel: direct Linux boot */
 	const char *initrd;
 	const char *append;
+	const char *fda;       /* floppy image for drive A, or NULL */
+	bool no_reboot;        /* a guest reset ends pcvm (exit status 4 or 5) */
 	int verbosity;         /* -1 quiet, 0 normal, 1.. verbose */
 };
 

@@ -8,11 +8,18 @@
 #include "pc.h"
 #include "acpi.h"
 #include "debugport.h"
+#include "dma.h"
+#include "fdc.h"
 #include "fwcfg.h"
 #include "i440fx.h"
 #include "ide.h"
+#include "kbc.h"
 #include "pci.h"
+#include "pic.h"
 #include "piix.h"
+#include "pit.h"
+#include "rtc.h"
+#include "uart.h"
 #include "../disk/block.h"
 #include "../linuxboot.h"
 #include "../vm.h"
@@ -20,6 +27,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../log.h"
 
@@ -118,7 +126,7 @@ static int open_drives(struct vm *vm, struct block **blk, char *kind)
 		}
 		kind[dc->index] = cd ? 'd' : 'c';
 	}
-	if (!cfg->ndrives && !cfg->kernel) {
+	if (!cfg->ndrives && !cfg->kernel && !cfg->fda) {
 		int err = block_open_memory(&blk[0], demo_image,
 					    (uint64_t)(demo_image_end - demo_image), "demo");
 		if (err)
@@ -186,6 +194,83 @@ static void direct_boot_setup(struct vm *vm, struct pci_bus *bus)
 	ioport_write(vm->io, ACPI_PM_BASE + 4, ACPI_PM1_CNT_SCI_EN, 2);
 }
 
+/* ---- Legacy ISA devices: PIC, PIT, RTC/CMOS, 8042, DMA, floppy, COM1 ---- */
+
+/* --fda: the image is opened and checked before anything else is created,
+ * so a bad one ends the run having changed nothing. */
+static int open_floppy(const char *path, struct block **out)
+{
+	*out = NULL;
+	if (!path)
+		return 0;
+	struct block_open_opts o = { 0 };
+	o.readonly = access(path, W_OK) != 0;
+	if (o.readonly)
+		log_info("--fda %s: not writable; the guest sees it write-protected", path);
+	int err = block_open(out, path, &o);
+	if (err)
+		return err == -ENOMEM ? err : -EINVAL;
+	uint64_t size = block_size(*out);
+	if (!fdc_media_for_size(size)) {
+		log_error("--fda %s: %llu bytes is no floppy format; give a 720 KB, 1.2 MB, "
+			  "1.44 MB or 2.88 MB image (737280, 1228800, 1474560 or 2949120 bytes)",
+			  path, (unsigned long long)size);
+		block_close(*out);
+		*out = NULL;
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int pc_create_legacy(struct vm *vm)
+{
+	struct pic *pic;
+	struct pit *pit;
+	struct rtc *rtc;
+	struct kbc *kbc;
+	struct dma *dma;
+	struct fdc *fdc;
+	struct uart *com1;
+	struct block *fda;
+	int err;
+	if ((err = open_floppy(vm->cfg->fda, &fda)))
+		return err;
+	/* The PIC first: it wires vm->isa_irq for the others. The RTC runs
+	 * from the host's time of day. */
+	if ((err = pic_create(vm, &pic)) || (err = pit_create(vm, &pit)) ||
+	    (err = rtc_create(vm, RTC_BASE_HOST, &rtc)) || (err = kbc_create(vm, &kbc)) ||
+	    (err = dma_create(vm, &dma)) || (err = fdc_create(vm, dma, &fdc)) ||
+	    (err = uart_create(vm, 0x3f8, 4, &com1))) {
+		block_close(fda);
+		return err;
+	}
+	if (fda && (err = fdc_insert(fdc, 0, fda))) {
+		block_close(fda);
+		return err;
+	}
+	rtc_set_floppy_types(rtc, fdc_drive_type(fdc, 0), fdc_drive_type(fdc, 1));
+	rtc_set_boot_order(rtc, vm->cfg->boot_order ? vm->cfg->boot_order
+						    : PC_DEFAULT_BOOT_ORDER, true);
+	switch (vm->cfg->serial) {
+	case SERIAL_STDIO:
+		err = uart_open_stdio(com1);
+		break;
+	case SERIAL_FILE:
+		err = uart_open_file(com1, vm->cfg->serial_path);
+		break;
+	default:
+		break;
+	}
+	if (err)
+		return err;
+	vm->rtc = rtc;
+	vm->com1 = com1;
+	vm->kbc = kbc;
+	return 0;
+}
+
+/* ---- end of legacy ISA devices ---- */
+
 int pc_create(struct vm *vm)
 {
 	const struct vm_config *cfg = vm->cfg;
@@ -209,10 +294,8 @@ int pc_create(struct vm *vm)
 	    (err = add_fwcfg(vm, kind)))
 		goto fail;
 
-	/* ---- ISA devices behind the PIIX3 (PIC, PIT, RTC, keyboard
-	 * controller, UART, DMA, floppy) go here; the RTC's CMOS boot bytes
-	 * take the same --boot letters (PC_DEFAULT_BOOT_ORDER without). ---- */
-	/* ---- end of ISA devices ---- */
+	if ((err = pc_create_legacy(vm)))
+		return err;
 
 	/* ---- the display (VGA at 00:02.0) goes here ---- */
 	/* ---- end of the display ---- */

@@ -6,13 +6,6 @@
 #include <string>
 #include "run.h"
 
-// SeaBIOS needs the ISA timer and interrupt controller to get anywhere.
-#if __has_include("chipset/pic.h") && __has_include("chipset/pit.h")
-#define HAVE_ISA_DEVICES 1
-#else
-#define HAVE_ISA_DEVICES 0
-#endif
-
 namespace {
 
 std::string copy_guest(const std::string &dir, const char *name, const char *as)
@@ -56,8 +49,6 @@ protected:
 	std::string dir, log;
 	void SetUp() override
 	{
-		if (!HAVE_ISA_DEVICES)
-			GTEST_SKIP() << "SeaBIOS needs the PIC and PIT, not in this build yet";
 		dir = temp_dir();
 		log = dir + "/seabios.log";
 	}
