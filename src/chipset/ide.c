@@ -1515,7 +1515,7 @@ static void ata_command(struct ide_channel *ch, uint8_t cmd)
 				cmd_ok(ch, d);
 			return;
 		}
-		log_debug("IDE%d.%d: ATA command %#x not supported", ch->n, ch->cur, cmd);
+		log_debug("IDE%d.%d: ATA command %#x aborted: not one a disk takes", ch->n, ch->cur, cmd);
 		cmd_abort(ch, d, ER_ABRT);
 		return;
 	}
