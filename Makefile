@@ -78,7 +78,7 @@ GUESTS := $(GUEST_SRCS:tests/guests/%.asm=$(BUILD)/guests/%.bin)
 DEMO_IMG := $(BUILD)/demo.img
 
 DEB_PACKAGES := gcc g++ make pkg-config libpng-dev libncurses-dev zlib1g-dev \
-	libgtest-dev nasm seabios qemu-utils clang libclang-rt-14-dev
+	libgtest-dev nasm seabios qemu-utils clang libclang-rt-14-dev xorriso
 
 # ---- Disk image fuzzing (issue 7): libFuzzer targets for the qcow2 and VHD
 # parsers, built with clang and its own sanitizers whatever SANITIZE says.

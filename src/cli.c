@@ -38,6 +38,14 @@ enum {
 	OPT_NO_REBOOT,
 	OPT_HELP,
 	OPT_USAGE,
+	OPT_HDB,
+	OPT_HDC,
+	OPT_HDD,
+	OPT_CDROM,
+	OPT_BOOT,
+	OPT_KERNEL,
+	OPT_INITRD,
+	OPT_APPEND,
 };
 
 /* Display options (src/ui/display.c). */
@@ -69,6 +77,21 @@ static const struct argp_option options[] = {
 	{ "snapshot", OPT_SNAPSHOT, NULL, 0,
 	  "Guest writes go to temporary overlays that vanish at exit; the "
 	  "image files are only read", 2 },
+	{ "hdb", OPT_HDB, "FILE", 0, "IDE primary slave hard disk", 2 },
+	{ "hdc", OPT_HDC, "FILE", 0,
+	  "IDE secondary master hard disk (instead of the CD-ROM drive)", 2 },
+	{ "hdd", OPT_HDD, "FILE", 0, "IDE secondary slave hard disk", 2 },
+	{ "cdrom", OPT_CDROM, "FILE", 0,
+	  "CD/DVD image (ISO) in the CD-ROM drive, the IDE secondary master; "
+	  "read-only", 2 },
+	{ NULL, 0, NULL, 0, "Boot:", 5 },
+	{ "boot", OPT_BOOT, "ORDER", 0,
+	  "Boot device order: letters a (floppy), c (first hard disk), d (CD-ROM); "
+	  "default cad", 5 },
+	{ "kernel", OPT_KERNEL, "FILE", 0,
+	  "Boot this Linux bzImage directly, without firmware", 5 },
+	{ "initrd", OPT_INITRD, "FILE", 0, "Initial ramdisk for --kernel", 5 },
+	{ "append", OPT_APPEND, "TEXT", 0, "Kernel command line for --kernel", 5 },
 	{ "fda", OPT_FDA, "FILE", 0,
 	  "Floppy disk image for drive A (720 KB, 1.2 MB, 1.44 MB or 2.88 MB; "
 	  "write-protected if the file is read-only)", 2 },
@@ -325,6 +348,29 @@ static int parse_drive(struct vm_config *cfg, char *spec)
 	return add_drive(cfg, "--drive", d);
 }
 
+/* The CD-ROM drive at IDE position 2: read-only media. */
+static int add_cdrom(struct vm_config *cfg, const char *file)
+{
+	return add_drive(cfg, "--cdrom", (struct drive_config){
+		.file = file, .media = DRIVE_CDROM, .index = 2, .readonly = true,
+	});
+}
+
+static int check_boot_order(const char *order)
+{
+	if (!*order)
+		return usage_error("--boot: empty order; give letters a, c or d (e.g. dc)");
+	for (const char *c = order; *c; c++) {
+		if (!strchr("acd", *c))
+			return usage_error("--boot %s: unknown device '%c'; use a (floppy), "
+					   "c (hard disk) or d (CD-ROM)", order, *c);
+		if (strchr(c + 1, *c))
+			return usage_error("--boot %s: device '%c' given twice; give each "
+					   "once", order, *c);
+	}
+	return 0;
+}
+
 static const struct argp_option *find_long(const char *name, size_t len, int *hits)
 {
 	const struct argp_option *hit = NULL;
@@ -457,6 +503,26 @@ static error_t parse_opt1(int key, char *arg, struct argp_state *state)
 		return parse_drive(cfg, arg);
 	case OPT_SNAPSHOT:
 		ps->snapshot = true;
+		return 0;
+	case OPT_HDB:
+		return add_drive(cfg, "--hdb", (struct drive_config){ .file = arg, .index = 1 });
+	case OPT_HDC:
+		return add_drive(cfg, "--hdc", (struct drive_config){ .file = arg, .index = 2 });
+	case OPT_HDD:
+		return add_drive(cfg, "--hdd", (struct drive_config){ .file = arg, .index = 3 });
+	case OPT_CDROM:
+		return add_cdrom(cfg, arg);
+	case OPT_BOOT:
+		cfg->boot_order = arg;
+		return check_boot_order(arg);
+	case OPT_KERNEL:
+		cfg->kernel = arg;
+		return check_input_file("--kernel", arg, false);
+	case OPT_INITRD:
+		cfg->initrd = arg;
+		return check_input_file("--initrd", arg, false);
+	case OPT_APPEND:
+		cfg->append = arg;
 		return 0;
 	case OPT_FDA:
 		if (cfg->fda)
@@ -643,6 +709,11 @@ int cli_parse(int argc, char **argv, struct vm_config *cfg, bool *done)
 		cfg->serial = cfg->display == DISPLAY_NONE ? SERIAL_STDIO : SERIAL_NONE;
 	if (cfg->bios && check_input_file("--bios", cfg->bios, false))
 		return PCVM_EXIT_USAGE;
+	if ((cfg->initrd || cfg->append) && !cfg->kernel) {
+		usage_error("%s needs --kernel; give the kernel to boot",
+			    cfg->initrd ? "--initrd" : "--append");
+		return PCVM_EXIT_USAGE;
+	}
 	if (cfg->verbosity < 0)
 		log_set_level(LOG_ERROR);
 	else
