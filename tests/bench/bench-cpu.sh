@@ -4,7 +4,8 @@
 # the output. Prints figures; never fails for being slow. A wrong checksum or
 # a guest exception is printed as WRONG / EXCEPTION.
 #
-#   tests/bench/bench-cpu.sh [BUILD]     BENCH_RUNS=n (default 3) runs each
+#   tests/bench/bench-cpu.sh [BUILD]     BENCH_RUNS=n (default 3) runs each;
+#                                        BENCH_QEMU=path or empty (no QEMU)
 #
 # Each guest (tests/bench/guests/) runs as firmware, enters 32-bit protected
 # mode, runs one kernel and prints its checksum and instruction counts on the
@@ -31,7 +32,7 @@ done
 TMP=$(mktemp -d /tmp/pcvm-bench.XXXXXX) || exit 1
 trap 'rm -rf "$TMP"' EXIT
 
-QEMU=$(command -v qemu-system-i386)
+QEMU=${BENCH_QEMU-$(command -v qemu-system-i386)}
 QEMU_VERSION=
 [ -n "$QEMU" ] && QEMU_VERSION=$("$QEMU" --version | head -1 | sed 's/^QEMU emulator version //')
 
@@ -163,6 +164,7 @@ icount_of() { # icount_of KERNEL -> TSC difference under -icount, or nothing
 		echo "${line##* }"
 		return
 	fi
+	[ -n "$QEMU" ] || return
 	res=$(run_guest icount "$B/$k.img")
 	judge icount $k "$res" 1
 	if [ "$CHECK" = ok ]; then
@@ -172,29 +174,26 @@ icount_of() { # icount_of KERNEL -> TSC difference under -icount, or nothing
 }
 
 COUNT_NOTE=
-if [ -n "$QEMU" ]; then
-	base_tsc=$(icount_of null)
-	if [ -n "$base_tsc" ]; then
-		stub=$((base_tsc - 2))
-		agree= differ=
-		for k in $KERNELS; do
-			[ $k = null ] || [ $k = rep ] && continue
-			t=$(icount_of $k)
-			[ -n "$t" ] || continue
-			n=$((t - stub))
-			if [ -z "${HANDN[$k]}" ] || [ "${HANDN[$k]}" = 0 ]; then
-				INSNS[$k]=$n
-			elif [ $k != rep ]; then
-				if [ "$n" = "${HANDN[$k]}" ]; then
-					agree+="$k "
-				else
-					differ+="$k (hand ${HANDN[$k]}, QEMU $n) "
-				fi
-			fi
-		done
-		COUNT_NOTE="hand counts agree with QEMU -icount for: ${agree:-none}"
-		[ -n "$differ" ] && COUNT_NOTE+="; DIFFER for: $differ"
-	fi
+base_tsc=$(icount_of null)
+if [ -n "$base_tsc" ]; then
+	stub=$((base_tsc - 2))
+	agree= differ=
+	for k in $KERNELS; do
+		[ $k = null ] || [ $k = rep ] && continue
+		t=$(icount_of $k)
+		[ -n "$t" ] || continue
+		n=$((t - stub))
+		if [ -z "${HANDN[$k]}" ] || [ "${HANDN[$k]}" = 0 ]; then
+			INSNS[$k]=$n
+		elif [ "$n" = "${HANDN[$k]}" ]; then
+			agree+="$k "
+		else
+			differ+="$k (hand ${HANDN[$k]}, QEMU $n) "
+		fi
+	done
+	agree=${agree% }
+	COUNT_NOTE="hand counts agree with QEMU -icount for: ${agree:-none}"
+	[ -n "$differ" ] && COUNT_NOTE+="; DIFFER for: $differ"
 fi
 for k in $KERNELS; do
 	if [ -n "${HANDN[$k]}" ] && [ "${HANDN[$k]}" != 0 ]; then
@@ -249,6 +248,14 @@ for k in $KERNELS; do
 		"${WALL[pcvm,$k]:--}" "${CPU[pcvm,$k]:--}" "$(rate pcvm $k)" \
 		"${WALL[qemu,$k]:--}" "${CPU[qemu,$k]:--}" "$(rate qemu $k)" "$r" "$check"
 done
+bad=
+for k in $KERNELS; do
+	[ "${RESULT[pcvm,$k]}" = ok ] || bad+="$k "
+done
+if [ -n "$bad" ]; then
+	echo
+	echo "  *** WRONG: pcvm did not compute the right result for: ${bad% } (see the check column) ***"
+fi
 echo
 for k in $KERNELS; do
 	printf "  %-13s %s\n" "$k" "$(describe $k)"
@@ -262,7 +269,7 @@ if [ -n "${BYTESN[copy]}" ] && [ "${RESULT[pcvm,copy]}" = ok ]; then
 fi
 echo "  instruction counts: assembly kernels by hand (formula in each k-*.asm), C kernels by QEMU -icount"
 [ -n "$COUNT_NOTE" ] && echo "  $COUNT_NOTE"
-[ -z "$QEMU" ] && echo "  (qemu-system-i386 is not installed: no QEMU figures, no instruction counts for the C kernels)"
+[ -z "$QEMU" ] && echo "  (no QEMU: qemu-system-i386 is not installed or BENCH_QEMU is empty; C kernel counts only from the cache)"
 
 # ---- SeaBIOS: reset to boot device ----
 # Time from process start until SeaBIOS's debug log (port 0x402) says it is
