@@ -78,8 +78,36 @@ GUESTS := $(GUEST_SRCS:tests/guests/%.asm=$(BUILD)/guests/%.bin)
 DEMO_IMG := $(BUILD)/demo.img
 
 DEB_PACKAGES := gcc g++ make pkg-config libpng-dev libncurses-dev zlib1g-dev \
-	libgtest-dev nasm seabios
+	libgtest-dev nasm seabios qemu-utils clang libclang-rt-14-dev
 DEB_PACKAGES += gcc-multilib
+
+# ---- Disk image fuzzing (issue 7): libFuzzer targets for the qcow2 and VHD
+# parsers, built with clang and its own sanitizers whatever SANITIZE says.
+# `make test` runs them briefly on tests/fuzz/corpus; `make fuzz` for long.
+FUZZ_CC := clang
+FUZZ_DIR := build/fuzz
+FUZZ_TIME ?= 12
+FUZZ_LONG ?= 600
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Wall \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_SRCS := src/disk/block.c src/disk/raw.c src/disk/qcow2.c src/disk/vhd.c \
+	src/disk/overlay.c src/disk/memdisk.c src/log.c
+FUZZ_TARGETS := $(FUZZ_DIR)/fuzz-qcow2 $(FUZZ_DIR)/fuzz-vhd
+
+$(FUZZ_DIR)/fuzz-%: tests/fuzz/fuzz_image.c $(FUZZ_SRCS) $(wildcard src/disk/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -DFUZZ_FORMAT='"$*"' -o $@ tests/fuzz/fuzz_image.c \
+		$(FUZZ_SRCS) -lz
+
+.PHONY: fuzz
+fuzz: deps
+	$(MAKE) $(FUZZ_TARGETS)
+	tests/fuzz/run.sh $(FUZZ_LONG) $(FUZZ_DIR)
+
+$(BUILD)/bench-disk: tests/bench/bench-disk.c $(LIB_OBJS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# ---- end of disk image block
 
 .PHONY: all deps run test test-run bench install clean guests
 .DEFAULT_GOAL := all
@@ -116,7 +144,7 @@ $(BUILD)/unit-tests: $(UNIT_OBJS) $(LIB_OBJS)
 	$(CXX) $(LDFLAGS) -o $@ $^ -lgtest -lgtest_main -lpthread $(LDLIBS)
 
 $(BUILD)/system-tests: $(SYS_OBJS) $(BUILD)/obj/tests/shim/run.o
-	$(CXX) $(LDFLAGS) -o $@ $^ -lgtest -lgtest_main -lpthread
+	$(CXX) $(LDFLAGS) -o $@ $^ -lgtest -lgtest_main -lpthread $(LDLIBS)
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
@@ -137,7 +165,7 @@ run: deps
 test: deps
 	$(MAKE) test-run
 
-test-run: $(BUILD)/pcvm $(BUILD)/unit-tests $(BUILD)/system-tests $(BUILD)/cpudiff-tests $(GUESTS)
+test-run: $(BUILD)/pcvm $(BUILD)/unit-tests $(BUILD)/system-tests $(BUILD)/cpudiff-tests $(GUESTS) $(FUZZ_TARGETS)
 	@fail=0; \
 	echo "== unit tests"; \
 	$(BUILD)/unit-tests --gtest_brief=1 || fail=1; \
@@ -146,12 +174,15 @@ test-run: $(BUILD)/pcvm $(BUILD)/unit-tests $(BUILD)/system-tests $(BUILD)/cpudi
 	echo "== system tests (guests and the pcvm binary)"; \
 	PCVM=$(BUILD)/pcvm GUESTS=$(BUILD)/guests TESTDATA=tests/data BUILD=$(BUILD) \
 		$(BUILD)/system-tests --gtest_brief=1 || fail=1; \
+	echo "== fuzzing the qcow2 and VHD parsers ($(FUZZ_TIME) s each)"; \
+	tests/fuzz/run.sh $(FUZZ_TIME) $(FUZZ_DIR) || fail=1; \
 	if [ $$fail = 0 ]; then echo "== all tests passed"; else echo "== TESTS FAILED"; fi; \
 	exit $$fail
 
 bench: deps
 	$(MAKE) all guests bench-guests
 	@tests/bench/run.sh $(BUILD)
+
 
 install: $(BUILD)/pcvm
 	install -D -m 755 $(BUILD)/pcvm $(DESTDIR)$(PREFIX)/bin/pcvm

@@ -13,6 +13,15 @@ extern "C" {
 #include "disk/block.h"
 #include "vcpu/vcpu.h"
 #include "vcpu/emu/fpu.h"
+#include "vm.h"
+#include "chipset/vga.h"
+#include "chipset/pic.h"
+#include "chipset/pit.h"
+#include "chipset/rtc.h"
+#include "chipset/kbc.h"
+#include "chipset/uart.h"
+#include "chipset/dma.h"
+#include "chipset/fdc.h"
 }
 
 #endif
