@@ -252,7 +252,8 @@ static inline bool emu_sf(const struct emu_cpu *c)
 static inline bool emu_cf(const struct emu_cpu *c)
 {
 	switch (c->lf_op) {
-	case LF_INC: case LF_DEC: return c->lf_cf;
+	case LF_INC: case LF_DEC: case LF_SHL: case LF_SHR: case LF_SAR: case LF_MUL:
+		return c->lf_cf;
 	case LF_SUB: return c->lf_op1 < c->lf_op2;
 	case LF_ADD: return c->lf_res < c->lf_op1;
 	case LF_LOGIC: return false;
