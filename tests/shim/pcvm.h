@@ -14,6 +14,7 @@ extern "C" {
 #include "vcpu/vcpu.h"
 #include "vcpu/emu/fpu.h"
 #include "vm.h"
+#include "chipset/vga.h"
 #include "chipset/pic.h"
 #include "chipset/pit.h"
 #include "chipset/rtc.h"
@@ -21,6 +22,14 @@ extern "C" {
 #include "chipset/uart.h"
 #include "chipset/dma.h"
 #include "chipset/fdc.h"
+#include "chipset/pci.h"
+#include "chipset/i440fx.h"
+#include "chipset/piix.h"
+#include "chipset/ide.h"
+#include "chipset/acpi.h"
+#include "chipset/fwcfg.h"
+#include "chipset/pc.h"
+#include "linuxboot.h"
 }
 
 #endif
