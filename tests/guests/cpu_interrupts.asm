@@ -258,10 +258,10 @@ main32:
 .ac:	mov eax, cr0
 	and eax, ~0x40000
 	mov cr0, eax
-	CHECK_EXC_TODO 17, 0, "misaligned ring-3 read with CR0.AM and EFLAGS.AC: #AC(0)", "no alignment check (SDM 6.15 #AC): A1 FD EE 07 00 at CPL 3 with CR0.AM=1, EFLAGS.AC=1 reads without fault"
+	CHECK_EXC 17, 0, "misaligned ring-3 read with CR0.AM and EFLAGS.AC: #AC(0)"
 	mov eax, STACK0_INT
 	sub eax, [exc_entry_esp]
-	CHECK_EQ_TODO eax, 24, "#AC from ring 3 pushes an error code (and SS:ESP)", "no #AC at all (see above); the frame is INT 7Fh's"
+	CHECK_EQ eax, 24, "#AC from ring 3 pushes an error code (and SS:ESP)"
 
 	TRY .ac2
 	TO_RING3 .ac2_r3, 0x00002
@@ -289,11 +289,11 @@ main32:
 	ENDTRY
 .hb1:	xor eax, eax
 	mov dr7, eax
-	CHECK_EXC_TODO 1, -1, "an instruction breakpoint (DR0, DR7.L0): #DB", "DR0-DR3/DR7 breakpoints are stored but never checked (SDM vol. 3 17.2-17.3): no #DB for an execute breakpoint on a NOP (90)"
-	CHECK_EQ_TODO dword [exc_eip], .bp_x, "... a fault: EIP of the instruction", "same"
+	CHECK_EXC 1, -1, "an instruction breakpoint (DR0, DR7.L0): #DB"
+	CHECK_EQ dword [exc_eip], .bp_x, "... a fault: EIP of the instruction"
 	mov eax, dr6
 	and eax, 1
-	CHECK_EQ_TODO eax, 1, "... DR6.B0 set", "same"
+	CHECK_EQ eax, 1, "... DR6.B0 set"
 	xor eax, eax
 	mov dr6, eax
 	mov eax, v_marker
@@ -306,15 +306,15 @@ main32:
 	ENDTRY
 .hb2:	xor eax, eax
 	mov dr7, eax
-	CHECK_EXC_TODO 1, -1, "a data write breakpoint (DR1, RW=01): #DB", "same: no #DB for C7 05 (mov dword [m], imm) on a DR1 write breakpoint"
-	CHECK_EQ_TODO dword [exc_eip], .hb2_n, "... a trap: EIP after the write", "same"
+	CHECK_EXC 1, -1, "a data write breakpoint (DR1, RW=01): #DB"
+	CHECK_EQ dword [exc_eip], .hb2_n, "... a trap: EIP after the write"
 	mov eax, 0x2400			; GD
 	mov dr7, eax
 	TRY .hb3
 .gd_i:	mov eax, dr0
 	ENDTRY
-.hb3:	CHECK_EXC_TODO 1, -1, "DR7.GD: a MOV from a debug register raises #DB", "DR7.GD (general detect, bit 13) not implemented: 0F 21 C0 reads DR0 instead of #DB with DR6.BD"
-	CHECK_EQ_TODO dword [exc_eip], .gd_i, "... a fault at the MOV", "same"
+.hb3:	CHECK_EXC 1, -1, "DR7.GD: a MOV from a debug register raises #DB"
+	CHECK_EQ dword [exc_eip], .gd_i, "... a fault at the MOV"
 	xor eax, eax
 	mov dr7, eax			; (GD is cleared on #DB entry when it works)
 	mov dr6, eax

@@ -259,7 +259,7 @@ main32:
 	movzx eax, byte [GDT_BASE + SEL_TSS0 + 5]
 	CHECK_EQ eax, 0x8B, "the returned-to task is busy"
 	CHECK_EQ dword [TSS_B + 0x28], 0xB0B0, "B's state saved at its IRET: EAX"
-	CHECK_EQ_TODO dword [TSS_B + 0x20], task_b.resume, "B's saved EIP is after its IRET", "IRET with NT saves the wrong EIP in the outgoing TSS: emu_iret passes c->eip (the start of the running trace) to emu_task_switch instead of the address after the IRET (CF); SDM 7.3: the saved EIP is that of the next instruction"
+	CHECK_EQ dword [TSS_B + 0x20], task_b.resume, "B's saved EIP is after its IRET"
 	mov eax, [TSS_B + 0x24]
 	and eax, 0x4000
 	CHECK_EQ eax, 0, "B's saved EFLAGS has NT cleared (IRET)"
@@ -268,7 +268,7 @@ main32:
 	; ---- a suspended task resumes: CALL through a task gate ----
 	call S_TGATE:0
 	CHECK_EQ dword [rb_count], 2, "CALL through a task gate resumes B"
-	CHECK_EQ_TODO dword [rb_eax], 0xB0B0, "B resumed after its IRET with the EAX it had there", "consequence of the saved EIP above: B resumes mid-way and does not record EAX again"
+	CHECK_EQ dword [rb_eax], 0xB0B0, "B resumed after its IRET with the EAX it had there"
 	CHECK_EQ dword [rb_link], SEL_TSS0, "the back link again"
 	clts
 
@@ -412,7 +412,7 @@ main32:
 	CHECK_EXC 10, S_DATA_B, "a data selector as CS in the new TSS: #TS(selector)"
 	CHECK_EQ dword [0x6C4], S_TSS_BADCS, "... raised in the new task (TR is the new TSS)"
 	CHECK_EQ dword [0x6C8], SEL_TSS0, "... whose back link was already written"
-	CHECK_EQ_TODO dword [exc_eip], task_c, "... with the new task's EIP in the frame", "a fault after the task-switch commit point is delivered with the old task's EIP: emu_task_switch loads the new EIP, then exec.c's FAULT path (h_MISC) sets c->eip = EIP_HERE, the CALL FAR (9A) in the old task; SDM 7.3: the fault is in the new task's context, EIP its first instruction"
+	CHECK_EQ dword [exc_eip], task_c, "... with the new task's EIP in the frame"
 	; the T bit: #DB in the new task before its first instruction
 	mov edi, TSS_T
 	mov eax, task_c
@@ -428,8 +428,8 @@ main32:
 	str ax
 	mov [0x6C4], eax
 	call repair_tasks
-	CHECK_EXC_TODO 1, -1, "the TSS T bit: #DB on the switch", "TSS T bit (byte 64h, bit 0) ignored by emu_task_switch; SDM 7.2.1/17.3.1.5: a switch to a task with T=1 raises #DB (DR6.BT) before its first instruction"
-	CHECK_EQ_TODO dword [exc_eip], task_c, "... before the new task's first instruction", "same: no #DB raised at all"
+	CHECK_EXC 1, -1, "the TSS T bit: #DB on the switch"
+	CHECK_EQ dword [exc_eip], task_c, "... before the new task's first instruction"
 	PAGING_OFF
 	FINISH
 

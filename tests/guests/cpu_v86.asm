@@ -110,15 +110,15 @@ main32:
 	; ---- INT3 and INTO are not IOPL-sensitive ----
 	TRY .c
 	TO_V86 v86_c, 0, 0
-.c:	CHECK_EXC_TODO 3, -1, "INT3 (CC) in V86 with IOPL 0 goes through the IDT (DPL 3 gate): #BP", "INT3/INTO treated like INT n in V86: intr.c raises #GP(0) for every INT_SOFT when IOPL<3; SDM vol. 2 INT pseudo-code: only INT n (CD ib) is IOPL-sensitive, CC/CE go through the IDT with the gate-DPL check"
+.c:	CHECK_EXC 3, -1, "INT3 (CC) in V86 with IOPL 0 goes through the IDT (DPL 3 gate): #BP"
 	CHECK_EQ dword [exc_frame + 4], 0xF000, "... from V86 (CS F000 in the frame)"
 	TRY .c2
 	TO_V86 v86_c2, 0, 0
-.c2:	CHECK_EXC_TODO 4, -1, "INTO (CE) with OF=1 in V86 with IOPL 0: #OF through the IDT", "INT3/INTO treated like INT n in V86: intr.c raises #GP(0) for every INT_SOFT when IOPL<3; SDM vol. 2 INT pseudo-code: only INT n (CD ib) is IOPL-sensitive, CC/CE go through the IDT with the gate-DPL check"
+.c2:	CHECK_EXC 4, -1, "INTO (CE) with OF=1 in V86 with IOPL 0: #OF through the IDT"
 	GATE 3, stub_3, GATE_INT
 	TRY .c3
 	TO_V86 v86_c, 0, 0
-.c3:	CHECK_EXC_TODO 13, 3 * 8 + 2, "INT3 in V86 through a DPL 0 gate: #GP(3*8+2)", "the same: #GP(0) instead of the gate-DPL #GP(vector*8+2)"
+.c3:	CHECK_EXC 13, 3 * 8 + 2, "INT3 in V86 through a DPL 0 gate: #GP(3*8+2)"
 	TRY .c4
 	TO_V86 v86_c4, 0, 0
 .c4:	CHECK_EXC 13, 0, "INT 3 written CD 03 is INT n: #GP(0) with IOPL 0"
