@@ -170,7 +170,9 @@ test-run: $(BUILD)/pcvm $(BUILD)/unit-tests $(BUILD)/system-tests $(BUILD)/cpudi
 	echo "== unit tests"; \
 	$(BUILD)/unit-tests --gtest_brief=1 || fail=1; \
 	echo "== software CPU against the host CPU (differential) and random guests"; \
-	$(BUILD)/cpudiff-tests --gtest_brief=1 || fail=1; \
+	PCVM_JIT=off $(BUILD)/cpudiff-tests --gtest_brief=1 || fail=1; \
+	echo "== the same with every trace translated by the JIT"; \
+	PCVM_JIT=always $(BUILD)/cpudiff-tests --gtest_brief=1 || fail=1; \
 	echo "== system tests (guests and the pcvm binary)"; \
 	PCVM=$(BUILD)/pcvm GUESTS=$(BUILD)/guests TESTDATA=tests/data BUILD=$(BUILD) \
 		$(BUILD)/system-tests --gtest_brief=1 || fail=1; \

@@ -9,6 +9,7 @@
 #include "emu.h"
 #include "insn.h"
 #include "trace.h"
+#include "jit.h"
 #include "../../clock.h"
 #include "../../log.h"
 #include "../../mem.h"
@@ -164,6 +165,7 @@ void emu_flush_traces(struct emu_cpu *c)
 		c->code_pages[b].next = NULL;
 	}
 	c->arena_used = 0;
+	jit_reset(c);
 	c->cur_trace = NULL;
 	c->chain_slot = NULL;
 	emu_new_map_gen(c);
@@ -302,6 +304,11 @@ static struct trace *build_trace(struct emu_cpu *c, uint32_t lin, uint32_t phys,
 	memcpy(t->insn, tmp, n * sizeof(struct insn));
 	set_end(&t->insn[n], n, off);
 	memset(t->exit, 0, sizeof(t->exit));
+	t->hits = 0;
+	t->native = NULL;
+	t->first_h = t->insn[0].h;
+	if (c->jit_threshold)
+		t->insn[0].h = c->jit_count_handler;
 	t->key = key;
 	t->ninsn = (uint16_t)n;
 	t->nbytes = (uint16_t)off;
@@ -532,6 +539,7 @@ static int emu_create(struct vm *vm, struct vcpu **out)
 	for (unsigned k = 0; k < TLB_SIZE; k++)
 		c->tlb_dummy[k].tag = TLB_INVALID;
 	c->log_traces = log_enabled(LOG_TRACE);
+	jit_init(c);
 	emu_exec_labels();
 	mem_add_listener(vm->mem, mem_changed, c);
 	mem_set_write_hook(vm->mem, dma_write_hook, c);
@@ -546,6 +554,7 @@ static void emu_destroy(struct vcpu *v)
 {
 	struct emu_cpu *c = to_emu(v);
 	emu_flush_traces(c);
+	jit_destroy(c);
 	munmap(c->arena, TRACE_ARENA_SIZE);
 	free(c->hash);
 	free(c->code_pages);
