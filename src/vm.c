@@ -14,6 +14,7 @@
 #include "chipset/pc.h"
 #include "exitcode.h"
 #include "log.h"
+#include "vcpu/accel.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -194,13 +195,38 @@ uint8_t *vm_ram_ptr(struct vm *vm, uint64_t gpa, uint64_t len)
 	return mem_ram_ptr(vm->mem, gpa, len);
 }
 
+/* --accel kvm and emu take what they name; kvm fails with one line saying
+ * why when KVM cannot run a guest here. auto takes KVM only where it has
+ * hardware virtualization behind it (vcpu/accel.c says why a software KVM
+ * loses to the software CPU). NULL: the error is logged. */
 static const struct vcpu_ops *choose_backend(const struct vm_config *cfg)
 {
+	struct accel_host h;
+	char why[512];
 	switch (cfg->accel) {
 	case ACCEL_EMU:
-	case ACCEL_AUTO:
-	default:
+		log_info("accel: emu, as --accel emu asks");
 		return &emu_vcpu_ops;
+	case ACCEL_KVM:
+		accel_probe(&h);
+		if (!accel_kvm_usable(&h)) {
+			accel_kvm_problem(&h, why, sizeof(why));
+			log_error("--accel kvm: %s", why);
+			return NULL;
+		}
+		log_info("accel: kvm, as --accel kvm asks (%s)",
+			 accel_kvm_kind(&h) == ACCEL_KVM_HARDWARE ? "hardware virtualization"
+			 : accel_kvm_kind(&h) == ACCEL_KVM_SOFTWARE
+				 ? "a software KVM: guest kernel and real-mode code is emulated, slowly"
+				 : "KVM of unknown kind");
+		return &kvm_vcpu_ops;
+	case ACCEL_AUTO:
+	default: {
+		accel_probe(&h);
+		bool kvm = accel_auto_uses_kvm(&h, why, sizeof(why));
+		log_info("accel auto: %s", why);
+		return kvm ? &kvm_vcpu_ops : &emu_vcpu_ops;
+	}
 	}
 }
 
@@ -220,6 +246,10 @@ int vm_create(const struct vm_config *cfg, struct vm **out)
 	if ((err = map_memory(vm)))
 		goto fail;
 	const struct vcpu_ops *ops = choose_backend(cfg);
+	if (!ops) {
+		err = -ENODEV;
+		goto fail;
+	}
 	if ((err = ops->create(vm, &vm->cpu))) {
 		log_error("cannot start the %s backend: %s", ops->name, strerror(-err));
 		vm->cpu = NULL;

@@ -11,6 +11,9 @@ extern "C" {
 #include "log.h"
 #include "mem.h"
 #include "disk/block.h"
+#include "vm.h"
+#include "vcpu/vcpu.h"
+#include "vcpu/accel.h"
 }
 
 #endif
