@@ -1,0 +1,416 @@
+/*
+ * The software x86 CPU: internal state and the inline fast paths shared by
+ * its files. It models an IA-32 processor of the P6 family (Intel SDM vol. 3
+ * for the system architecture, vol. 2 for instructions).
+ *
+ * Shape, for speed (see shared/CPU-NOTES.md):
+ * - guest code is decoded once into traces of struct insn, cached by the
+ *   physical address of the first byte (plus the code-size bit), and run by a
+ *   threaded interpreter (computed goto, exec.c);
+ * - arithmetic flags are lazy: the last operation's operands and result are
+ *   kept and flags computed only when read (flags.c);
+ * - a software TLB maps linear pages to host pointers, separately for reads
+ *   and writes, so a guest memory access is one compare and one add;
+ * - writes to pages holding decoded code go through the slow path, which
+ *   drops those traces (self-modifying code).
+ * Registers are 64 bits wide and the decoder carries room for REX and
+ * RIP-relative forms, so long mode can be added without changing the shape.
+ */
+#ifndef PCVM_EMU_H
+#define PCVM_EMU_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "../vcpu.h"
+
+struct vm;
+
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* EFLAGS bits */
+#define F_CF 0x0001u
+#define F_PF 0x0004u
+#define F_AF 0x0010u
+#define F_ZF 0x0040u
+#define F_SF 0x0080u
+#define F_TF 0x0100u
+#define F_IF 0x0200u
+#define F_DF 0x0400u
+#define F_OF 0x0800u
+#define F_IOPL 0x3000u
+#define F_NT 0x4000u
+#define F_RF 0x10000u
+#define F_VM 0x20000u
+#define F_AC 0x40000u
+#define F_VIF 0x80000u
+#define F_VIP 0x100000u
+#define F_ID 0x200000u
+#define F_ARITH (F_CF | F_PF | F_AF | F_ZF | F_SF | F_OF)
+
+/* CR0/CR4 bits */
+#define CR0_PE 0x1u
+#define CR0_MP 0x2u
+#define CR0_EM 0x4u
+#define CR0_TS 0x8u
+#define CR0_ET 0x10u
+#define CR0_NE 0x20u
+#define CR0_WP 0x10000u
+#define CR0_AM 0x40000u
+#define CR0_NW 0x20000000u
+#define CR0_CD 0x40000000u
+#define CR0_PG 0x80000000u
+#define CR4_VME 0x1u
+#define CR4_PVI 0x2u
+#define CR4_TSD 0x4u
+#define CR4_DE 0x8u
+#define CR4_PSE 0x10u
+#define CR4_PAE 0x20u
+#define CR4_MCE 0x40u
+#define CR4_PGE 0x80u
+#define CR4_PCE 0x100u
+#define CR4_OSFXSR 0x200u
+#define CR4_OSXMMEXCPT 0x400u
+
+/* Exception vectors */
+enum {
+	EXC_DE = 0, EXC_DB = 1, EXC_NMI = 2, EXC_BP = 3, EXC_OF = 4, EXC_BR = 5,
+	EXC_UD = 6, EXC_NM = 7, EXC_DF = 8, EXC_TS = 10, EXC_NP = 11,
+	EXC_SS = 12, EXC_GP = 13, EXC_PF = 14, EXC_MF = 16, EXC_AC = 17,
+	EXC_MC = 18, EXC_XM = 19,
+};
+
+/* Segment register slots; SEG_NONE in a decoded insn means "no memory". */
+enum { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, SEG_NONE = 7 };
+
+struct emu_seg {
+	uint32_t base;
+	uint32_t limit;  /* expanded byte limit */
+	uint16_t sel;
+	uint16_t attr;   /* struct x86_seg attr layout */
+	bool valid;      /* false: null selector loaded in protected mode */
+	/* Fast access checks: an access at offset off of size n passes when
+	 * off + n - 1 <= rlim (reads) / wlim (writes). -1 sends every access
+	 * to the slow check (expand-down, not readable/writable, null). */
+	int64_t rlim, wlim;
+};
+
+/* Lazy flag operations. The op and operand size are kept apart; lf_res is
+ * the result truncated to the size, lf_op1/lf_op2 the inputs. */
+enum lf_op {
+	LF_NONE,   /* flags are in cpu->eflags */
+	LF_ADD, LF_ADC, LF_SUB, LF_SBB, LF_LOGIC, LF_INC, LF_DEC, LF_NEG,
+	LF_SHL, LF_SHR, LF_SAR, LF_ROL, LF_ROR, LF_MUL, LF_SHLD, LF_SHRD,
+};
+
+/* TLB: direct-mapped, indexed by linear page number. Tags are page
+ * addresses; TLB_INVALID never matches because it is not page aligned. */
+#define TLB_BITS 10
+#define TLB_SIZE (1u << TLB_BITS)
+#define TLB_MASK (TLB_SIZE - 1)
+#define TLB_INVALID 1u
+
+struct tlb_entry {
+	uint32_t tag_r;
+	uint32_t tag_w;
+	uintptr_t add_r;   /* host = lin + add_r */
+	uintptr_t add_w;
+	uint32_t phys;     /* physical page of the entry */
+	uint32_t global;   /* mapping from a global page (CR4.PGE) */
+};
+
+struct insn;
+struct trace;
+
+/* Trace-cache limits */
+#define TRACE_MAX_INSNS 48
+#define TRACE_HASH_BITS 16
+#define TRACE_ARENA_SIZE (48u << 20)
+
+struct emu_cpu {
+	struct vcpu vcpu;
+	struct vm *vm;
+
+	/* r[0..15] GPRs; r[16] always 0, so effective-address formulas need no
+	 * "no register" branch. */
+	uint64_t r[17];
+	uint32_t eip;
+	uint32_t eflags;   /* arithmetic bits valid only while lf_op == LF_NONE */
+	uint32_t lf_op, lf_size; /* size in bytes: 1, 2, 4 */
+	uint32_t lf_res, lf_op1, lf_op2;
+	uint32_t lf_cf;    /* carry in for ADC/SBB, carry kept by INC/DEC */
+
+	struct emu_seg seg[8];
+	struct emu_seg ldtr, tr;
+	uint32_t gdt_base, idt_base;
+	uint16_t gdt_limit, idt_limit;
+	uint32_t cr0, cr2, cr3, cr4;
+	uint32_t dr[8];
+	uint64_t efer;
+	int cpl;
+
+	/* Mode bits derived from the above (emu_update_mode). */
+	bool pmode;        /* CR0.PE and not virtual-8086 */
+	bool v86;
+	bool code32;       /* CS.D */
+	bool stack32;      /* SS.B */
+
+	struct x86_msrs msr;
+	uint64_t tsc_offset;
+
+	/* TLBs: one for supervisor, one for user accesses; tlb points to the one
+	 * of the current privilege level. */
+	struct tlb_entry *tlb;
+	struct tlb_entry tlb_sup[TLB_SIZE];
+	struct tlb_entry tlb_user[TLB_SIZE];
+	uint32_t a20_mask;
+	uint64_t mem_generation;
+
+	/* Interrupts and run control. */
+	volatile int exit_request;  /* kick: return from run soon */
+	bool intr_line;
+	bool nmi_pending;
+	bool nmi_blocked;          /* NMI handler running until IRET */
+	uint8_t intr_shadow;       /* instructions left before IRQs are allowed */
+	bool halted;
+	bool shutdown;             /* triple fault happened */
+	bool reset_pending;
+	uint64_t icount;           /* instructions retired */
+	uint32_t icount_offset;    /* within the current trace, for devices */
+	uint64_t budget;           /* icount at which run() stops (icount mode) */
+
+	/* Exception being raised by the current instruction. */
+	int exc_vec;
+	uint32_t exc_err;
+	bool exc_has_err;
+	int exc_nesting;           /* for double/triple fault detection */
+
+	/* Trace cache (emu.c). */
+	struct trace **hash;
+	uint8_t *arena;
+	size_t arena_used;
+	struct trace *cur_trace;
+	uint32_t trace_eip;        /* EIP of the first insn of the running trace */
+	struct code_page *code_pages;  /* hash of physical pages with code */
+	unsigned code_pages_cap, code_pages_used;
+	bool flush_pending;
+	bool stepping;             /* running a one-instruction trace */
+	bool step_tf;              /* ... with EFLAGS.TF set: #DB after it */
+	void *step_buf;
+	const void *smc_exit_handler;  /* label that ends a trace hit by SMC */
+
+	/* Statistics for -v and benchmarks. */
+	uint64_t stat_traces_built, stat_flushes, stat_smc;
+};
+
+/* ---- registers ---- */
+
+static inline uint32_t R32(const struct emu_cpu *c, int n) { return (uint32_t)c->r[n]; }
+static inline uint16_t R16(const struct emu_cpu *c, int n) { return (uint16_t)c->r[n]; }
+static inline void W32(struct emu_cpu *c, int n, uint32_t v) { c->r[n] = v; }
+static inline void W16(struct emu_cpu *c, int n, uint16_t v) { memcpy(&c->r[n], &v, 2); }
+/* 8-bit registers by byte offset into r[] (AL=0, CL=8, ..., AH=1, CH=9...) */
+static inline uint8_t *R8P(struct emu_cpu *c, int byteoff) { return (uint8_t *)c->r + byteoff; }
+static inline int reg8_offset(int n) { return n < 4 ? n * 8 : (n - 4) * 8 + 1; }
+
+/* ---- lazy flags (flags.c) ---- */
+uint32_t emu_get_eflags(struct emu_cpu *c);
+void emu_set_eflags(struct emu_cpu *c, uint32_t v, uint32_t mask);
+bool emu_cf(const struct emu_cpu *c);
+bool emu_of(const struct emu_cpu *c);
+bool emu_af(const struct emu_cpu *c);
+bool emu_cond(const struct emu_cpu *c, int cc);
+
+static inline bool emu_zf(const struct emu_cpu *c)
+{
+	return c->lf_op == LF_NONE ? (c->eflags & F_ZF) != 0 : c->lf_res == 0;
+}
+
+static inline bool emu_sf(const struct emu_cpu *c)
+{
+	return c->lf_op == LF_NONE ? (c->eflags & F_SF) != 0
+				   : (c->lf_res >> (c->lf_size * 8 - 1)) & 1;
+}
+
+static inline void emu_flags_materialize(struct emu_cpu *c)
+{
+	if (c->lf_op != LF_NONE) {
+		c->eflags = emu_get_eflags(c);
+		c->lf_op = LF_NONE;
+	}
+}
+
+/* ---- exceptions ---- */
+
+/* Records an exception for the current instruction; returns -1 so callers
+ * can `return emu_exc(...)`. */
+static inline int emu_exc(struct emu_cpu *c, int vec, uint32_t err, bool has_err)
+{
+	c->exc_vec = vec;
+	c->exc_err = err;
+	c->exc_has_err = has_err;
+	return -1;
+}
+#define EXC(c, v) emu_exc((c), (v), 0, false)
+#define EXC_E(c, v, e) emu_exc((c), (v), (e), true)
+
+/* ---- memory (mmu.c for slow paths) ---- */
+
+int mmu_read_slow(struct emu_cpu *c, uint32_t lin, unsigned size, uint32_t *val);
+int mmu_write_slow(struct emu_cpu *c, uint32_t lin, unsigned size, uint32_t val);
+int seg_check_slow(struct emu_cpu *c, int s, uint32_t off, unsigned size, bool write);
+void mmu_flush_tlb(struct emu_cpu *c, bool include_global);
+void mmu_flush_page(struct emu_cpu *c, uint32_t lin);
+/* Translates lin for the given access; fills *phys. 0 or -1 (#PF raised). */
+int mmu_translate(struct emu_cpu *c, uint32_t lin, bool write, bool user, bool fetch,
+		  uint32_t *phys);
+/* Reads/writes physical memory (page tables, descriptor tables via linear
+ * addresses go through the normal paths). */
+uint32_t mmu_phys_read32(struct emu_cpu *c, uint32_t pa);
+void mmu_phys_write32(struct emu_cpu *c, uint32_t pa, uint32_t v);
+/* Supervisor-privileged linear access (descriptor tables, TSS, IDT). */
+int mmu_read_sys(struct emu_cpu *c, uint32_t lin, unsigned size, uint32_t *val);
+int mmu_write_sys(struct emu_cpu *c, uint32_t lin, unsigned size, uint32_t val);
+/* Host pointer for code at lin (fetch), with the physical address; NULL and
+ * -1 when the page faults, NULL and 0 when it is not plain memory. */
+const uint8_t *mmu_code_ptr(struct emu_cpu *c, uint32_t lin, uint32_t *phys, int *err);
+
+static inline bool is_user_access(const struct emu_cpu *c) { return c->cpl == 3; }
+
+#define DEFINE_MEM(bits, type)                                                   \
+static inline int rd##bits(struct emu_cpu *c, int s, uint32_t off, type *v)      \
+{                                                                                \
+	if (unlikely((int64_t)off + (bits / 8 - 1) > c->seg[s].rlim)) {          \
+		if (seg_check_slow(c, s, off, bits / 8, false))                  \
+			return -1;                                               \
+	}                                                                        \
+	uint32_t lin = c->seg[s].base + off;                                     \
+	const struct tlb_entry *e = &c->tlb[(lin >> 12) & TLB_MASK];            \
+	if (likely(e->tag_r == ((lin + (bits / 8 - 1)) & ~0xfffu))) {           \
+		memcpy(v, (const void *)(e->add_r + lin), bits / 8);             \
+		return 0;                                                        \
+	}                                                                        \
+	uint32_t t = 0;                                                          \
+	int r = mmu_read_slow(c, lin, bits / 8, &t);                            \
+	*v = (type)t;                                                            \
+	return r;                                                                \
+}                                                                                \
+static inline int wr##bits(struct emu_cpu *c, int s, uint32_t off, type v)       \
+{                                                                                \
+	if (unlikely((int64_t)off + (bits / 8 - 1) > c->seg[s].wlim)) {          \
+		if (seg_check_slow(c, s, off, bits / 8, true))                   \
+			return -1;                                               \
+	}                                                                        \
+	uint32_t lin = c->seg[s].base + off;                                     \
+	const struct tlb_entry *e = &c->tlb[(lin >> 12) & TLB_MASK];            \
+	if (likely(e->tag_w == ((lin + (bits / 8 - 1)) & ~0xfffu))) {           \
+		memcpy((void *)(e->add_w + lin), &v, bits / 8);                  \
+		return 0;                                                        \
+	}                                                                        \
+	return mmu_write_slow(c, lin, bits / 8, v);                              \
+}
+DEFINE_MEM(8, uint8_t)
+DEFINE_MEM(16, uint16_t)
+DEFINE_MEM(32, uint32_t)
+
+/* A write probe: would a write of size bytes at s:off succeed? (For
+ * instructions that must not change state before a store that faults.) */
+int emu_probe_write(struct emu_cpu *c, int s, uint32_t off, unsigned size);
+
+/* ---- stack ---- */
+static inline uint32_t sp_get(const struct emu_cpu *c)
+{
+	return c->stack32 ? R32(c, 4) : R16(c, 4);
+}
+static inline void sp_set(struct emu_cpu *c, uint32_t v)
+{
+	if (c->stack32)
+		W32(c, 4, v);
+	else
+		W16(c, 4, (uint16_t)v);
+}
+static inline uint32_t sp_mask(const struct emu_cpu *c) { return c->stack32 ? 0xffffffffu : 0xffffu; }
+
+static inline int push32(struct emu_cpu *c, uint32_t v)
+{
+	uint32_t sp = (sp_get(c) - 4) & sp_mask(c);
+	if (wr32(c, SEG_SS, sp, v))
+		return -1;
+	sp_set(c, sp);
+	return 0;
+}
+static inline int push16(struct emu_cpu *c, uint16_t v)
+{
+	uint32_t sp = (sp_get(c) - 2) & sp_mask(c);
+	if (wr16(c, SEG_SS, sp, v))
+		return -1;
+	sp_set(c, sp);
+	return 0;
+}
+static inline int pushv(struct emu_cpu *c, uint32_t v, bool o32)
+{
+	return o32 ? push32(c, v) : push16(c, (uint16_t)v);
+}
+static inline int pop32(struct emu_cpu *c, uint32_t *v)
+{
+	uint32_t sp = sp_get(c);
+	if (rd32(c, SEG_SS, sp, v))
+		return -1;
+	sp_set(c, sp + 4);
+	return 0;
+}
+static inline int pop16(struct emu_cpu *c, uint16_t *v)
+{
+	uint32_t sp = sp_get(c);
+	if (rd16(c, SEG_SS, sp, v))
+		return -1;
+	sp_set(c, sp + 2);
+	return 0;
+}
+
+/* ---- segments, modes, system (seg.c, ops.c) ---- */
+void emu_update_mode(struct emu_cpu *c);
+void emu_seg_set_real(struct emu_cpu *c, int s, uint16_t sel);
+void emu_seg_recompute(struct emu_cpu *c, int s);
+int emu_load_seg(struct emu_cpu *c, int s, uint16_t sel);
+int emu_read_descriptor(struct emu_cpu *c, uint16_t sel, uint32_t *lo, uint32_t *hi);
+void emu_set_cpl(struct emu_cpu *c, int cpl);
+int emu_far_jmp(struct emu_cpu *c, uint16_t sel, uint32_t off, uint32_t next_eip, bool o32);
+int emu_far_call(struct emu_cpu *c, uint16_t sel, uint32_t off, uint32_t next_eip, bool o32);
+int emu_far_ret(struct emu_cpu *c, bool o32, uint16_t imm);
+int emu_iret(struct emu_cpu *c, bool o32);
+int emu_task_switch(struct emu_cpu *c, uint16_t sel, uint32_t lo, uint32_t hi,
+		    int reason, uint32_t next_eip);
+enum { TS_JMP, TS_CALL, TS_IRET, TS_INT };
+int emu_write_cr(struct emu_cpu *c, int n, uint32_t v);
+int emu_rdmsr(struct emu_cpu *c, uint32_t idx, uint64_t *v);
+int emu_wrmsr(struct emu_cpu *c, uint32_t idx, uint64_t v);
+void emu_cpuid(struct emu_cpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4]);
+uint64_t emu_rdtsc(struct emu_cpu *c);
+int emu_io_allowed(struct emu_cpu *c, uint16_t port, unsigned size);
+
+/* ---- interrupts (intr.c) ---- */
+/* Delivers interrupt/exception vec. kind says where it came from (which
+ * decides privilege checks and the pushed EIP). Returns 0 when delivered,
+ * or -1 when delivery itself faulted (the caller re-raises). */
+enum { INT_EXT, INT_SOFT, INT_EXC, INT_ICEBP };
+int emu_interrupt(struct emu_cpu *c, int vec, int kind, uint32_t err, bool has_err,
+		  uint32_t next_eip);
+/* Raises the pending exception c->exc_* for the instruction at eip with
+ * double/triple fault rules. */
+void emu_deliver_exception(struct emu_cpu *c);
+
+/* ---- traces (emu.c) ---- */
+void emu_flush_traces(struct emu_cpu *c);
+void emu_code_write(struct emu_cpu *c, uint32_t phys, unsigned len);
+bool emu_page_has_code(struct emu_cpu *c, uint32_t phys_page);
+
+/* ---- the interpreter (exec.c) ---- */
+/* Runs until exit_request, the budget, HLT, or shutdown. */
+void emu_exec(struct emu_cpu *c);
+const void *const *emu_exec_labels(void);
+
+#endif
