@@ -276,7 +276,7 @@ static error_t parse_opt1(int key, char *arg, struct argp_state *state);
 static error_t print_accel_info(struct parse_state *ps)
 {
 	struct accel_host h;
-	accel_probe(&h);
+	accel_probe(&h, true);
 	accel_print_info(&h, stdout);
 	ps->done = true;
 	return 0;

@@ -95,7 +95,7 @@ static void read_cpuinfo(struct accel_host *h)
 	fclose(f);
 }
 
-static void probe_device(struct accel_host *h)
+static void probe_device(struct accel_host *h, bool create_vm)
 {
 	int kvm = open(h->device, O_RDWR | O_CLOEXEC);
 	if (kvm < 0) {
@@ -110,8 +110,9 @@ static void probe_device(struct accel_host *h)
 	}
 	if (h->api_version != KVM_API_VERSION)
 		goto out;
-	if ((h->missing_cap = accel_kvm_missing_cap(kvm)))
+	if ((h->missing_cap = accel_kvm_missing_cap(kvm)) || !create_vm)
 		goto out;
+	h->vm_tested = true;
 	int vm = ioctl(kvm, KVM_CREATE_VM, 0);
 	if (vm < 0) {
 		h->vm_err = errno;
@@ -127,7 +128,7 @@ out:
 	close(kvm);
 }
 
-void accel_probe(struct accel_host *h)
+void accel_probe(struct accel_host *h, bool create_vm)
 {
 	*h = (struct accel_host){ .open_err = -1, .api_version = -1,
 				  .vm_err = -1, .vcpu_err = -1 };
@@ -138,13 +139,14 @@ void accel_probe(struct accel_host *h)
 	h->mod_kvm_intel = path_exists("/sys/module/kvm_intel");
 	h->mod_kvm_amd = path_exists("/sys/module/kvm_amd");
 	h->mod_kvm_pvm = path_exists("/sys/module/kvm_pvm");
-	probe_device(h);
+	probe_device(h, create_vm);
 }
 
 bool accel_kvm_usable(const struct accel_host *h)
 {
 	return h->open_err == 0 && h->api_version == KVM_API_VERSION &&
-	       !h->missing_cap && h->vm_err == 0 && h->vcpu_err == 0;
+	       !h->missing_cap &&
+	       (!h->vm_tested || (h->vm_err == 0 && h->vcpu_err == 0));
 }
 
 enum accel_kvm_kind accel_kvm_kind(const struct accel_host *h)
@@ -192,11 +194,11 @@ void accel_kvm_problem(const struct accel_host *h, char *buf, size_t len)
 	} else if (h->missing_cap) {
 		snprintf(buf, len, "%s lacks %s, which pcvm needs; use a newer "
 			 "kernel or --accel emu", dev, h->missing_cap);
-	} else if (h->vm_err) {
+	} else if (h->vm_tested && h->vm_err) {
 		snprintf(buf, len, "KVM (%s) refused to create a VM: %s; another "
 			 "hypervisor may hold VT-x/AMD-V, or a limit was reached; "
 			 "use --accel emu", dev, strerror(h->vm_err));
-	} else if (h->vcpu_err) {
+	} else if (h->vm_tested && h->vcpu_err) {
 		snprintf(buf, len, "KVM (%s) refused to create a vCPU: %s; use "
 			 "--accel emu", dev, strerror(h->vcpu_err));
 	} else {
@@ -257,8 +259,8 @@ void accel_print_info(const struct accel_host *h, FILE *out)
 		fprintf(out, "KVM modules:    unknown (/sys/module unreadable)\n");
 	}
 	if (accel_kvm_usable(h)) {
-		fprintf(out, "KVM device:     %s works (API %d; a VM and a vCPU were "
-			"created)\n", h->device, h->api_version);
+		fprintf(out, "KVM device:     %s works (API %d%s)\n", h->device,
+			h->api_version, h->vm_tested ? "; a VM and a vCPU were created" : "");
 	} else {
 		char problem[320];
 		accel_kvm_problem(h, problem, sizeof(problem));

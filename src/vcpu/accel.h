@@ -40,18 +40,21 @@ struct accel_host {
 	int open_err;
 	int api_version;        /* -1 when unknown */
 	const char *missing_cap; /* a capability pcvm needs that KVM lacks */
+	bool vm_tested;         /* creating a VM and a vCPU was tried */
 	int vm_err, vcpu_err;
 };
 
 /* The device node: $PCVM_KVM_DEVICE if set and non-empty, else /dev/kvm. */
 const char *accel_kvm_device(void);
 
-/* Fills h. Creates (and at once destroys) a VM and a vCPU when the device
- * opens, since only that proves KVM can run a guest. */
-void accel_probe(struct accel_host *h);
+/* Fills h. With create_vm, also creates (and at once destroys) a VM and a
+ * vCPU when the device opens, since only that proves KVM can run a guest;
+ * on kvm_pvm that costs a few milliseconds, so the backend choice leaves it
+ * to the KVM backend's own creation. */
+void accel_probe(struct accel_host *h, bool create_vm);
 
 /* Opening the device, the API version and every capability pcvm needs
- * worked, and so did creating a VM and a vCPU. */
+ * worked, and so did creating a VM and a vCPU if that was tried. */
 bool accel_kvm_usable(const struct accel_host *h);
 enum accel_kvm_kind accel_kvm_kind(const struct accel_host *h);
 

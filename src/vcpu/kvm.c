@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "accel.h"
+#include "kvm.h"
 
 #define PAGE_MASK_4K 0xfffull
 
@@ -804,44 +805,45 @@ static void kvm_destroy(struct vcpu *cpu)
 	free(k);
 }
 
-static int kvm_create(struct vm *vm, struct vcpu **out)
+int kvm_vcpu_open(struct vm *vm, struct vcpu **out, char *why, size_t len)
 {
 	struct kvm_cpu *k = calloc(1, sizeof(*k));
-	if (!k)
+	if (!k) {
+		snprintf(why, len, "out of memory");
 		return -ENOMEM;
+	}
 	k->vcpu.ops = &kvm_vcpu_ops;
 	k->vcpu.vm = vm;
 	k->kvm_fd = k->vm_fd = k->vcpu_fd = -1;
-	int err;
-	const char *dev = accel_kvm_device();
-	const char *cap;
+	int err = -ENODEV;
+	/* What went wrong, in the terms accel_kvm_problem() explains. */
+	struct accel_host h = { .open_err = -1, .api_version = -1,
+				.vm_err = -1, .vcpu_err = -1 };
+	snprintf(h.device, sizeof(h.device), "%s", accel_kvm_device());
 
-	if ((k->kvm_fd = open(dev, O_RDWR | O_CLOEXEC)) < 0) {
-		err = -errno;
-		log_error("kvm: cannot open %s: %s", dev, strerror(-err));
-		goto fail;
+	if ((k->kvm_fd = open(h.device, O_RDWR | O_CLOEXEC)) < 0) {
+		h.open_err = errno;
+		goto problem;
 	}
-	int api = ioctl(k->kvm_fd, KVM_GET_API_VERSION, 0);
-	if (api != KVM_API_VERSION) {
-		log_error("kvm: %s speaks KVM API %d, pcvm needs %d", dev, api,
-			  KVM_API_VERSION);
-		err = -ENODEV;
-		goto fail;
+	h.open_err = 0;
+	if ((h.api_version = ioctl(k->kvm_fd, KVM_GET_API_VERSION, 0)) < 0) {
+		h.open_err = errno == EINVAL ? ENOTTY : errno;
+		goto problem;
 	}
-	if ((cap = accel_kvm_missing_cap(k->kvm_fd))) {
-		log_error("kvm: %s lacks %s", dev, cap);
-		err = -ENODEV;
-		goto fail;
-	}
+	if (h.api_version != KVM_API_VERSION ||
+	    (h.missing_cap = accel_kvm_missing_cap(k->kvm_fd)))
+		goto problem;
 	int nslots = ioctl(k->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
 	k->max_slots = nslots > 0 ? (unsigned)nslots : 32;
+	h.vm_tested = true;
 	if ((k->vm_fd = ioctl(k->kvm_fd, KVM_CREATE_VM, 0)) < 0) {
-		err = -errno;
-		log_error("kvm: KVM refused to create a VM: %s", strerror(-err));
-		goto fail;
+		h.vm_err = errno;
+		goto problem;
 	}
+	h.vm_err = 0;
 	/* Only KVM on VT-x without unrestricted guest uses these; elsewhere
-	 * they are accepted and ignored, or the capability is absent. */
+	 * they are accepted and ignored, or the capability is absent. They
+	 * must come before the vCPU. */
 	if (ioctl(k->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SET_IDENTITY_MAP_ADDR) > 0) {
 		uint64_t a = KVM_IDENTITY_MAP_ADDR;
 		if (ioctl(k->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &a) < 0)
@@ -851,14 +853,14 @@ static int kvm_create(struct vm *vm, struct vcpu **out)
 	    ioctl(k->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)KVM_TSS_ADDR) < 0)
 		log_debug("kvm: KVM_SET_TSS_ADDR: %s", strerror(errno));
 	if ((k->vcpu_fd = ioctl(k->vm_fd, KVM_CREATE_VCPU, 0)) < 0) {
-		err = -errno;
-		log_error("kvm: KVM refused to create a vCPU: %s", strerror(-err));
-		goto fail;
+		h.vcpu_err = errno;
+		goto problem;
 	}
+
 	int sz = ioctl(k->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (sz < (int)sizeof(struct kvm_run)) {
 		err = -EIO;
-		log_error("kvm: KVM_GET_VCPU_MMAP_SIZE returned %d", sz);
+		snprintf(why, len, "KVM_GET_VCPU_MMAP_SIZE returned %d", sz);
 		goto fail;
 	}
 	k->run_size = (size_t)sz;
@@ -867,7 +869,7 @@ static int kvm_create(struct vm *vm, struct vcpu **out)
 	if (k->run == MAP_FAILED) {
 		k->run = NULL;
 		err = -errno;
-		log_error("kvm: cannot map the vCPU's kvm_run area: %s", strerror(-err));
+		snprintf(why, len, "cannot map the vCPU's kvm_run area: %s", strerror(-err));
 		goto fail;
 	}
 	if (ioctl(k->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE) > 0) {
@@ -876,19 +878,36 @@ static int kvm_create(struct vm *vm, struct vcpu **out)
 		k->xsave_size = xs2 > (int)sizeof(struct kvm_xsave) ? (size_t)xs2
 								     : sizeof(struct kvm_xsave);
 	}
-	if ((err = setup_cpuid(k)))
+	if ((err = setup_cpuid(k))) {
+		snprintf(why, len, "setting the vCPU's CPUID failed (%s)", strerror(-err));
 		goto fail;
+	}
 	probe_msrs(k);
-	if ((err = sync_slots(k)))
+	if ((err = sync_slots(k))) {
+		snprintf(why, len, "mapping guest memory failed (%s)", strerror(-err));
 		goto fail;
+	}
 	struct x86_state st;
 	power_on_state(&st, k->signature);
-	if ((err = kvm_set_state(&k->vcpu, &st)))
+	if ((err = kvm_set_state(&k->vcpu, &st))) {
+		snprintf(why, len, "loading the power-on state failed (%s)", strerror(-err));
 		goto fail;
+	}
 	*out = &k->vcpu;
 	return 0;
+problem:
+	accel_kvm_problem(&h, why, len);
 fail:
 	kvm_destroy(&k->vcpu);
+	return err;
+}
+
+static int kvm_create(struct vm *vm, struct vcpu **out)
+{
+	char why[400];
+	int err = kvm_vcpu_open(vm, out, why, sizeof(why));
+	if (err)
+		log_error("kvm: %s", why);
 	return err;
 }
 

@@ -12,7 +12,7 @@ table:
 	dw halt_then_intr, intr_handler, cli_hlt, nmi_handler
 	dw intr_window, spin, kick_in_io, triple_fault
 	dw cpuid_leaves, slots_switch, mmio_fn, exec_unmapped
-	dw round_trip
+	dw round_trip, round_trip_pm32
 
 ; sti; hlt: the test raises INTR while the CPU sleeps
 halt_then_intr:
@@ -162,3 +162,52 @@ round_trip:
 	out 0x9a, eax
 	mov al, 0
 	out 0xf4, al
+
+; the same in flat 32-bit protected mode
+round_trip_pm32:
+	cli
+	o32 lgdt [cs:pm_gdt_desc]
+	mov eax, cr0
+	or al, 1
+	mov cr0, eax
+	jmp dword 0x08:.pm
+bits 32
+.pm:	mov ax, 0x10
+	mov ds, ax
+	mov es, ax
+	mov ss, ax
+	mov esp, 0x8000
+	mov eax, 1
+	xor ebx, ebx
+	mov ecx, 300
+.a:	imul eax, eax, 1103515245
+	add eax, 12345
+	add ebx, eax
+	rol ebx, 1
+	loop .a
+	mov [0x600], ebx
+	push eax
+	mov al, 'k'
+	out 0xe9, al
+	pop eax
+	mov ecx, 300
+.b:	imul eax, eax, 1103515245
+	add eax, 12345
+	add ebx, eax
+	rol ebx, 1
+	loop .b
+	mov eax, ebx
+	out 0x9a, eax
+	mov eax, [0x600]
+	out 0x9a, eax
+	mov al, 0
+	out 0xf4, al
+bits 16
+align 8
+pm_gdt:
+	dq 0
+	dq 0x00cf9b000000ffff   ; 0x08: code, base 0, 4 GiB, 32-bit
+	dq 0x00cf93000000ffff   ; 0x10: data
+pm_gdt_desc:
+	dw pm_gdt_desc - pm_gdt - 1
+	dd pm_gdt

@@ -1,8 +1,8 @@
 // The execution backends as a user meets them: --accel kvm/auto/help,
 // --accel-info, the one-line errors of --accel kvm when the KVM device is
 // missing, not KVM, or not readable (named through PCVM_KVM_DEVICE), and the
-// accel_* guests (tests/guests) running under KVM with the output and exit
-// status they must give. Tests that need a working KVM skip, saying why,
+// accel_* guests (tests/guests) giving the output and exit status they must
+// under KVM and under the software CPU alike. Tests that need a working KVM skip, saying why,
 // where it has none.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -127,11 +127,10 @@ TEST(Accel, AutoSaysWhichAndWhyWithVerbose)
 	size_t at = info.out.find("--accel auto:   ");
 	ASSERT_NE(std::string::npos, at) << info.out;
 	std::string why = info.out.substr(at + 16, info.out.find('\n', at) - at - 16);
-	// -v names the choice before the machine runs; the run itself may
-	// fail while the software CPU is not runnable, which is not tested here
 	RunResult r = run_pcvm({"-v", "--bios", guest_path("accel_real.bin"),
 				"--debug-exit", "--timeout", "20"}, 30);
 	EXPECT_NE(std::string::npos, r.err.find("pcvm: accel auto: " + why)) << r.err;
+	EXPECT_EQ(42, r.status) << r.err;
 
 	r = run_with_device("/nonexistent/kvm", {"-v", "--bios", guest_path("accel_real.bin"),
 						 "--debug-exit", "--timeout", "20"});
@@ -139,6 +138,7 @@ TEST(Accel, AutoSaysWhichAndWhyWithVerbose)
 		  r.err.find("pcvm: accel auto: emu: no usable KVM (/nonexistent/kvm does not exist"))
 		<< r.err;
 	EXPECT_NE(std::string::npos, r.err.find("backend: emu")) << r.err;
+	EXPECT_EQ(42, r.status) << r.err;
 }
 
 // The guests' LCG: x = x * 1103515245 + 12345; acc = rol(acc + x, 1).
@@ -238,6 +238,34 @@ TEST(KvmGuests, LongMode)
 	EXPECT_EQ(expected_long(), r.out);
 	EXPECT_EQ(60, r.status) << r.err;
 	EXPECT_EQ("", r.err);
+}
+
+// The software CPU gives the same; the kvm half needs KVM.
+TEST(EmuGuests, RealMode)
+{
+	RunResult r = run_guest("emu", "accel_real.bin");
+	EXPECT_EQ(expected_real(), r.out);
+	EXPECT_EQ(42, r.status) << r.err;
+	EXPECT_EQ("", r.err);
+}
+
+TEST(EmuGuests, ProtectedMode32)
+{
+	RunResult r = run_guest("emu", "accel_pm32.bin");
+	EXPECT_EQ(expected_pm32(), r.out);
+	EXPECT_EQ(51, r.status) << r.err;
+	EXPECT_EQ("", r.err);
+}
+
+TEST(BothBackends, GiveTheSameOutputAndStatus)
+{
+	REQUIRE_KVM();
+	for (const char *guest : {"accel_real.bin", "accel_pm32.bin"}) {
+		RunResult k = run_guest("kvm", guest), e = run_guest("emu", guest);
+		EXPECT_EQ(k.out, e.out) << guest;
+		EXPECT_EQ(k.status, e.status) << guest;
+		EXPECT_NE(0u, k.out.size()) << guest;
+	}
 }
 
 TEST(KvmGuests, VerboseNamesTheBackend)

@@ -27,7 +27,7 @@ enum Snippet {
 	HALT_THEN_INTR, INTR_HANDLER, CLI_HLT, NMI_HANDLER,
 	INTR_WINDOW, SPIN, KICK_IN_IO, TRIPLE_FAULT,
 	CPUID_LEAVES, SLOTS_SWITCH, MMIO_FN, EXEC_UNMAPPED,
-	ROUND_TRIP,
+	ROUND_TRIP, ROUND_TRIP_PM32,
 };
 
 constexpr uint64_t CODE = 0x1000;
@@ -115,7 +115,7 @@ struct KvmTest : ::testing::Test {
 
 	void SetUp() override
 	{
-		accel_probe(&host);
+		accel_probe(&host, true);
 		if (!accel_kvm_usable(&host)) {
 			char why[400];
 			accel_kvm_problem(&host, why, sizeof(why));
@@ -616,6 +616,60 @@ TEST_F(KvmTest, AGuestMovesToAFreshVcpuMidway)
 	run_to_end();
 	EXPECT_EQ(whole, rec);
 	EXPECT_EQ(0, exit_status);
+}
+
+// A round-trip snippet, moved at its 'k' OUT from one backend to another;
+// it must end as if it had run on one.
+void move_between(KvmTest &t, Snippet snippet, const vcpu_ops *from, const vcpu_ops *to)
+{
+	if (t.cpu->ops != from) {
+		t.cpu->ops->destroy(t.cpu);
+		t.cpu = nullptr;
+		ASSERT_EQ(0, from->create(t.vm, &t.cpu));
+		t.vm->cpu = t.cpu;
+	}
+	t.start(snippet);
+	t.on_con = [&](char c) {
+		if (c == 'k')
+			t.cpu->ops->kick(t.cpu);
+	};
+	ASSERT_EQ(VCPU_EXIT_DEADLINE, t.run());
+	ASSERT_EQ(0u, t.rec.size());
+	x86_state st = t.state();
+	t.cpu->ops->destroy(t.cpu);
+	t.cpu = nullptr;
+	ASSERT_EQ(0, to->create(t.vm, &t.cpu));
+	t.vm->cpu = t.cpu;
+	ASSERT_EQ(0, t.cpu->ops->set_state(t.cpu, &st));
+	t.on_con = nullptr;
+	t.run_to_end();
+	uint32_t x = 1;
+	uint32_t whole = lcg_rounds(x, 0, 600);
+	x = 1;
+	EXPECT_EQ((std::vector<uint32_t>{whole, lcg_rounds(x, 0, 300)}), t.rec)
+		<< from->name << " -> " << to->name << ", snippet " << snippet;
+	EXPECT_EQ(0, t.exit_status);
+}
+
+TEST_F(KvmTest, AGuestMovesFromKvmToTheSoftwareCpuMidway)
+{
+	move_between(*this, ROUND_TRIP, &kvm_vcpu_ops, &emu_vcpu_ops);
+	rec.clear();
+	vm->end = VM_END_NONE;
+	move_between(*this, ROUND_TRIP_PM32, &kvm_vcpu_ops, &emu_vcpu_ops);
+}
+
+TEST_F(KvmTest, AGuestMovesFromTheSoftwareCpuToKvmMidway)
+{
+	move_between(*this, ROUND_TRIP, &emu_vcpu_ops, &kvm_vcpu_ops);
+	rec.clear();
+	vm->end = VM_END_NONE;
+	move_between(*this, ROUND_TRIP_PM32, &emu_vcpu_ops, &kvm_vcpu_ops);
+}
+
+TEST_F(KvmTest, AProtectedModeGuestMovesToAFreshVcpuMidway)
+{
+	move_between(*this, ROUND_TRIP_PM32, &kvm_vcpu_ops, &kvm_vcpu_ops);
 }
 
 } // namespace
