@@ -22,7 +22,15 @@
  * KVM paravirtual leaves, so a guest sees the same plain PC under either
  * backend. Instruction-set features (SSE*, AVX, ...) are left as KVM offers
  * them; get_state/set_state carry the x87/SSE state only (struct x86_fpu),
- * so AVX register upper halves do not move between backends.
+ * so AVX register upper halves do not move between backends. With no local
+ * APIC, IA32_APIC_BASE keeps its enable bits clear (KVM derives the CPUID
+ * APIC bit from them). KVM has no A20 gate: disabling it is accepted and
+ * logged once at debug level.
+ *
+ * Memory slots are brought in line with the memory map before every
+ * KVM_RUN whose map generation moved, rather than from a mem listener: a
+ * listener cannot be removed and would outlive a destroyed vCPU. The PAM
+ * switches of the i440FX change the map while the guest runs.
  */
 #include "vcpu.h"
 #include "../log.h"
@@ -114,6 +122,7 @@ struct kvm_cpu {
 	uint32_t signature;         /* CPUID.1:EAX, EDX after reset */
 	size_t xsave_size;          /* KVM_GET_XSAVE buffer; 0: use KVM_GET_FPU */
 	bool xsave2;                /* KVM_GET_XSAVE2 (buffers over 4 KiB) */
+	bool has_xcrs;              /* KVM_SET_XCRS (XCR0) */
 
 	/* Which entries of msr_fields this KVM can read and write. */
 	bool msr_ok[NMSR_FIELDS];
@@ -496,7 +505,9 @@ static int get_fpu(struct kvm_cpu *k, struct x86_fpu *f)
 	return err;
 }
 
-static int set_fpu(struct kvm_cpu *k, const struct x86_fpu *f)
+/* reset: every XSAVE component beyond x87/SSE goes back to its initial
+ * state too, and XCR0 to x87 only (SDM Vol. 3A, Table 10-1). */
+static int set_fpu(struct kvm_cpu *k, const struct x86_fpu *f, bool reset)
 {
 	if (!k->xsave_size) {
 		struct kvm_fpu fpu;
@@ -518,7 +529,7 @@ static int set_fpu(struct kvm_cpu *k, const struct x86_fpu *f)
 	uint8_t *x = calloc(1, k->xsave_size);
 	if (!x)
 		return -ENOMEM;
-	int err = get_xsave(k, x);
+	int err = reset ? 0 : get_xsave(k, x);
 	if (!err) {
 		memcpy(x + XS_FCW, &f->fcw, 2);
 		memcpy(x + XS_FSW, &f->fsw, 2);
@@ -539,6 +550,14 @@ static int set_fpu(struct kvm_cpu *k, const struct x86_fpu *f)
 		err = vcpu_ioctl(k, KVM_SET_XSAVE, x, "KVM_SET_XSAVE");
 	}
 	free(x);
+	if (!err && reset && k->has_xcrs) {
+		struct kvm_xcrs xcrs;
+		memset(&xcrs, 0, sizeof(xcrs));
+		xcrs.nr_xcrs = 1;
+		xcrs.xcrs[0].xcr = 0;
+		xcrs.xcrs[0].value = XSTATE_FP;
+		err = vcpu_ioctl(k, KVM_SET_XCRS, &xcrs, "KVM_SET_XCRS");
+	}
 	return err;
 }
 
@@ -597,9 +616,15 @@ static int kvm_get_state(struct vcpu *cpu, struct x86_state *st)
 	return 0;
 }
 
+static int load_state(struct kvm_cpu *k, const struct x86_state *st, bool reset);
+
 static int kvm_set_state(struct vcpu *cpu, const struct x86_state *st)
 {
-	struct kvm_cpu *k = to_kvm(cpu);
+	return load_state(to_kvm(cpu), st, false);
+}
+
+static int load_state(struct kvm_cpu *k, const struct x86_state *st, bool reset)
+{
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
 	struct kvm_debugregs dbg;
@@ -638,7 +663,7 @@ static int kvm_set_state(struct vcpu *cpu, const struct x86_state *st)
 	if ((err = vcpu_ioctl(k, KVM_SET_REGS, &regs, "KVM_SET_REGS")))
 		return err;
 
-	if ((err = set_fpu(k, &st->fpu)))
+	if ((err = set_fpu(k, &st->fpu, reset)))
 		return err;
 
 	memset(&dbg, 0, sizeof(dbg));
@@ -875,6 +900,7 @@ int kvm_vcpu_open(struct vm *vm, struct vcpu **out, char *why, size_t len)
 	if (ioctl(k->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE) > 0) {
 		int xs2 = ioctl(k->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE2);
 		k->xsave2 = xs2 > 0;
+		k->has_xcrs = ioctl(k->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XCRS) > 0;
 		k->xsave_size = xs2 > (int)sizeof(struct kvm_xsave) ? (size_t)xs2
 								     : sizeof(struct kvm_xsave);
 	}
@@ -889,7 +915,7 @@ int kvm_vcpu_open(struct vm *vm, struct vcpu **out, char *why, size_t len)
 	}
 	struct x86_state st;
 	power_on_state(&st, k->signature);
-	if ((err = kvm_set_state(&k->vcpu, &st))) {
+	if ((err = load_state(k, &st, true))) {
 		snprintf(why, len, "loading the power-on state failed (%s)", strerror(-err));
 		goto fail;
 	}
@@ -917,7 +943,7 @@ static void kvm_reset(struct vcpu *cpu)
 	struct x86_state st;
 	power_on_state(&st, k->signature);
 	k->intr_level = cpu->vm->intr_level;
-	if (kvm_set_state(cpu, &st))
+	if (load_state(k, &st, true))
 		log_error("kvm: could not reset the vCPU");
 	k->nmi_pending = false;
 }
@@ -1186,9 +1212,12 @@ static enum vcpu_exit kvm_run_cpu(struct vcpu *cpu, uint64_t deadline)
 			k->halted = false;
 			return end_slice(k, VCPU_EXIT_SHUTDOWN);
 		case KVM_EXIT_SYSTEM_EVENT:
-			if (run->system_event.type == KVM_SYSTEM_EVENT_RESET ||
-			    run->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN)
+			if (run->system_event.type == KVM_SYSTEM_EVENT_RESET)
 				return end_slice(k, VCPU_EXIT_SHUTDOWN);
+			if (run->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN) {
+				vm_request_stop(vm, VM_END_POWEROFF, 0);
+				return end_slice(k, VCPU_EXIT_STOP);
+			}
 			log_guest_failure(k, "KVM reported a guest crash");
 			return end_slice(k, VCPU_EXIT_ERROR);
 		case KVM_EXIT_FAIL_ENTRY: {

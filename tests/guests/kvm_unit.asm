@@ -12,7 +12,7 @@ table:
 	dw halt_then_intr, intr_handler, cli_hlt, nmi_handler
 	dw intr_window, spin, kick_in_io, triple_fault
 	dw cpuid_leaves, slots_switch, mmio_fn, exec_unmapped
-	dw round_trip, round_trip_pm32
+	dw round_trip, round_trip_pm32, sti_spin, exit_handler
 
 ; sti; hlt: the test raises INTR while the CPU sleeps
 halt_then_intr:
@@ -211,3 +211,14 @@ pm_gdt:
 pm_gdt_desc:
 	dw pm_gdt_desc - pm_gdt - 1
 	dd pm_gdt
+
+; interrupts on, then spin: only an interrupt gets it out
+sti_spin:
+	sti
+.l:	jmp .l
+
+exit_handler:
+	mov al, 'X'
+	out 0xe9, al
+	mov al, 9
+	out 0xf4, al

@@ -27,7 +27,7 @@ enum Snippet {
 	HALT_THEN_INTR, INTR_HANDLER, CLI_HLT, NMI_HANDLER,
 	INTR_WINDOW, SPIN, KICK_IN_IO, TRIPLE_FAULT,
 	CPUID_LEAVES, SLOTS_SWITCH, MMIO_FN, EXEC_UNMAPPED,
-	ROUND_TRIP, ROUND_TRIP_PM32,
+	ROUND_TRIP, ROUND_TRIP_PM32, STI_SPIN, EXIT_HANDLER,
 };
 
 constexpr uint64_t CODE = 0x1000;
@@ -670,6 +670,45 @@ TEST_F(KvmTest, AGuestMovesFromTheSoftwareCpuToKvmMidway)
 TEST_F(KvmTest, AProtectedModeGuestMovesToAFreshVcpuMidway)
 {
 	move_between(*this, ROUND_TRIP_PM32, &kvm_vcpu_ops, &kvm_vcpu_ops);
+}
+
+// The machine's own run loop (vm_run): a timer raises INTR at its deadline.
+// A halted guest sleeps until then; a spinning one is kicked out of KVM_RUN
+// by the loop's host timer signal.
+void raise_intr(void *opaque)
+{
+	auto *t = static_cast<KvmTest *>(opaque);
+	vm_set_intr(t->vm, true);
+}
+
+void run_loop_until_timer(KvmTest &t, Snippet guest)
+{
+	t.cfg.timeout = 20; // a hang ends as a failure, not a stuck test
+	t.start(guest);
+	t.set_ivt(INTR_VECTOR, EXIT_HANDLER);
+	struct timer tm;
+	timer_init(&tm, t.vm->clock, raise_intr, &t, "test");
+	uint64_t t0 = clock_now(t.vm->clock);
+	timer_mod(&tm, t0 + 30 * NS_PER_MS);
+	vm_result res = vm_run(t.vm);
+	uint64_t took = clock_now(t.vm->clock) - t0;
+	EXPECT_EQ(VM_END_EXIT, res.end);
+	EXPECT_EQ(9, res.status);
+	EXPECT_EQ("X", t.con);
+	EXPECT_EQ(1, t.acks);
+	EXPECT_GE(took, 30 * NS_PER_MS) << "the interrupt came before its timer";
+	EXPECT_LT(took, 10 * NS_PER_SEC);
+	timer_del(&tm);
+}
+
+TEST_F(KvmTest, RunLoopWakesAHaltedGuestAtItsTimer)
+{
+	run_loop_until_timer(*this, HALT_THEN_INTR);
+}
+
+TEST_F(KvmTest, RunLoopKicksASpinningGuestAtItsTimer)
+{
+	run_loop_until_timer(*this, STI_SPIN);
 }
 
 } // namespace
