@@ -44,6 +44,34 @@ UNIT_OBJS := $(UNIT_SRCS:%.cc=$(BUILD)/obj/%.o)
 SYS_SRCS := $(wildcard tests/system/*.cc)
 SYS_OBJS := $(SYS_SRCS:%.cc=$(BUILD)/obj/%.o)
 
+# ---- CPU differential tests (tests/cpudiff/) ----
+# The generators and the comparison are linked into the unit tests, which
+# check the native side. The comparisons against the software CPU are their
+# own binary: `make test-cpudiff` runs the bounded set, `make fuzz-cpu
+# SEED=n COUNT=n` a long random run.
+CPUDIFF_LIB_SRCS := $(filter-out tests/cpudiff/test_%.cc,$(wildcard tests/cpudiff/*.cc))
+CPUDIFF_LIB_OBJS := $(CPUDIFF_LIB_SRCS:%.cc=$(BUILD)/obj/%.o)
+CPUDIFF_TEST_OBJS := $(patsubst %.cc,$(BUILD)/obj/%.o,$(wildcard tests/cpudiff/test_*.cc))
+UNIT_OBJS += $(CPUDIFF_LIB_OBJS)
+CXXFLAGS += -Itests/cpudiff
+SEED ?= 1
+COUNT ?= 100000
+
+.PHONY: test-cpudiff fuzz-cpu
+$(BUILD)/cpudiff-tests: $(CPUDIFF_TEST_OBJS) $(CPUDIFF_LIB_OBJS) \
+		$(BUILD)/obj/tests/shim/native.o $(BUILD)/obj/tests/shim/emu_harness.o $(LIB_OBJS)
+	$(CXX) $(LDFLAGS) -o $@ $^ -lgtest -lgtest_main -lpthread $(LDLIBS)
+
+test-cpudiff: deps
+	$(MAKE) $(BUILD)/cpudiff-tests
+	$(BUILD)/cpudiff-tests --gtest_brief=1
+
+fuzz-cpu: deps
+	$(MAKE) $(BUILD)/cpudiff-tests
+	CPUDIFF_SEED=$(SEED) CPUDIFF_COUNT=$(COUNT) $(BUILD)/cpudiff-tests \
+		--gtest_also_run_disabled_tests --gtest_filter='*Fuzz*'
+# ---- end of CPU differential tests ----
+
 GUEST_SRCS := $(wildcard tests/guests/*.asm)
 GUESTS := $(GUEST_SRCS:tests/guests/%.asm=$(BUILD)/guests/%.bin)
 
@@ -108,10 +136,12 @@ run: deps
 test: deps
 	$(MAKE) test-run
 
-test-run: $(BUILD)/pcvm $(BUILD)/unit-tests $(BUILD)/system-tests $(GUESTS)
+test-run: $(BUILD)/pcvm $(BUILD)/unit-tests $(BUILD)/system-tests $(BUILD)/cpudiff-tests $(GUESTS)
 	@fail=0; \
 	echo "== unit tests"; \
 	$(BUILD)/unit-tests --gtest_brief=1 || fail=1; \
+	echo "== software CPU against the host CPU (differential) and random guests"; \
+	$(BUILD)/cpudiff-tests --gtest_brief=1 || fail=1; \
 	echo "== system tests (guests and the pcvm binary)"; \
 	PCVM=$(BUILD)/pcvm GUESTS=$(BUILD)/guests TESTDATA=tests/data BUILD=$(BUILD) \
 		$(BUILD)/system-tests --gtest_brief=1 || fail=1; \
@@ -128,5 +158,14 @@ install: $(BUILD)/pcvm
 
 clean:
 	rm -rf build
+
+# x87 FPU: a long differential run against the host's x87 (make test runs a
+# bounded one). FPU_FUZZ random states per instruction form (and ten times as
+# many instruction streams); FPU_SEED picks the seed.
+FPU_FUZZ ?= 5000
+FPU_SEED ?= 1
+.PHONY: fuzz-fpu
+fuzz-fpu: $(BUILD)/unit-tests
+	PCVM_FPU_FUZZ=$(FPU_FUZZ) PCVM_FPU_SEED=$(FPU_SEED) $(BUILD)/unit-tests --gtest_filter='FpuDiff.*'
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -14,6 +14,7 @@ extern "C" {
 #include "vm.h"
 #include "vcpu/vcpu.h"
 #include "vcpu/accel.h"
+#include "vcpu/emu/fpu.h"
 }
 
 #endif

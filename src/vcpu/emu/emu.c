@@ -347,6 +347,9 @@ struct trace *emu_trace_for_eip(struct emu_cpu *c)
 		return NULL;
 	}
 	uint32_t lin = c->seg[SEG_CS].base + c->eip;
+	if (unlikely(log_enabled(LOG_TRACE)))
+		log_trace("emu: %04x:%08x (linear %08x) icount %llu", c->seg[SEG_CS].sel, c->eip,
+			  lin, (unsigned long long)c->icount);
 	bool step = c->intr_shadow || (c->eflags & F_TF);
 	if (unlikely(step)) {
 		c->step_tf = (c->eflags & F_TF) != 0;
@@ -426,6 +429,8 @@ static void emu_power_on(struct emu_cpu *c)
 	c->halted = c->shutdown = false;
 	c->stepping = false;
 	c->cpl = 0;
+	fpu_reset(&c->fpu);
+	c->mxcsr = 0x1f80;
 	emu_update_mode(c);
 	mmu_flush_tlb(c, true);
 }
@@ -600,8 +605,8 @@ static int emu_get_state(struct vcpu *v, struct x86_state *st)
 		st->dr[k] = c->dr[k];
 	st->msr = c->msr;
 	st->msr.tsc = emu_rdtsc(c);
-	st->fpu.fcw = 0x37f;
-	st->fpu.mxcsr = 0x1f80;
+	fpu_get_state(&c->fpu, &st->fpu);
+	st->fpu.mxcsr = c->mxcsr;
 	st->halted = c->halted;
 	st->a20 = c->a20_mask == 0xffffffffu;
 	st->intr_shadow = c->intr_shadow;
@@ -634,6 +639,8 @@ static int emu_set_state(struct vcpu *v, const struct x86_state *st)
 	for (int k = 0; k < 8; k++)
 		c->dr[k] = (uint32_t)st->dr[k];
 	c->msr = st->msr;
+	fpu_set_state(&c->fpu, &st->fpu);
+	c->mxcsr = st->fpu.mxcsr;
 	c->tsc_offset = st->msr.tsc - clock_now(c->vm->clock);
 	c->halted = st->halted;
 	c->a20_mask = st->a20 ? 0xffffffffu : ~(1u << 20);

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "../vcpu.h"
+#include "fpu.h"
 
 struct vm;
 
@@ -160,6 +161,8 @@ struct emu_cpu {
 
 	struct x86_msrs msr;
 	uint64_t tsc_offset;
+	struct fpu fpu;
+	uint32_t mxcsr;            /* kept for FXSAVE/FXRSTOR (no SSE yet) */
 
 	/* TLBs: one for supervisor, one for user accesses; tlb points to the one
 	 * of the current privilege level. */

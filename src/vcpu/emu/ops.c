@@ -12,6 +12,7 @@
 #include "insn.h"
 #include "trace.h"
 #include "../../ioport.h"
+#include "../../irq.h"
 #include "../../log.h"
 #include "../../vm.h"
 
@@ -587,11 +588,12 @@ static void daa_das(struct emu_cpu *c, bool sub)
 	uint32_t f = emu_get_eflags(c);
 	uint8_t al = *R8P(c, 0), old = al;
 	bool cf = f & F_CF, af = false;
+	bool ncf = false;
 	if ((al & 0xf) > 9 || (f & F_AF)) {
+		ncf = cf || (sub ? al < 6 : al > 0xf9);
 		al = sub ? (uint8_t)(al - 6) : (uint8_t)(al + 6);
 		af = true;
 	}
-	bool ncf = false;
 	if (old > 0x99 || cf) {
 		al = sub ? (uint8_t)(al - 0x60) : (uint8_t)(al + 0x60);
 		ncf = true;
@@ -643,7 +645,9 @@ static void aaa_aas(struct emu_cpu *c, bool sub)
 #define CPUID_CMOV (1u << 15)
 #define CPUID_PAT (1u << 16)
 
-#define EMU_CPUID_FEATURES (CPUID_DE | CPUID_PSE | CPUID_TSC | CPUID_MSR | CPUID_CX8 | \
+#define CPUID_FXSR (1u << 24)
+
+#define EMU_CPUID_FEATURES (CPUID_FPU | CPUID_FXSR | CPUID_DE | CPUID_PSE | CPUID_TSC | CPUID_MSR | CPUID_CX8 | \
 			    CPUID_SEP | CPUID_MTRR | CPUID_PGE | CPUID_CMOV | CPUID_PAT)
 /* Family 6, model 5 (a Pentium II class part), stepping 2. */
 #define EMU_CPUID_SIGNATURE 0x00000652u
@@ -766,7 +770,7 @@ int emu_wrmsr(struct emu_cpu *c, uint32_t idx, uint64_t v)
 	}
 }
 
-#define CR4_SUPPORTED (CR4_TSD | CR4_DE | CR4_PSE | CR4_PGE | CR4_PCE)
+#define CR4_SUPPORTED (CR4_TSD | CR4_DE | CR4_PSE | CR4_PGE | CR4_PCE | CR4_OSFXSR)
 
 int emu_write_cr(struct emu_cpu *c, int n, uint32_t v)
 {
@@ -984,6 +988,125 @@ static int grp7(struct emu_cpu *c, const struct insn *i)
 	}
 }
 
+/* ---------------- x87 ---------------- */
+
+/* An unmasked x87 exception is pending at a waiting instruction. With
+ * CR0.NE it is #MF; without, the PC's FERR# -> IRQ13 path reports it and
+ * the instruction goes on as if IGNNE# were asserted (what the chipset does
+ * once the handler writes port F0h). */
+static int fpu_error(struct emu_cpu *c)
+{
+	if (c->cr0 & CR0_NE)
+		return EXC(c, EXC_MF);
+	irq_set(&c->vm->isa_irq[13], 1);
+	irq_set(&c->vm->isa_irq[13], 0);
+	return 0;
+}
+
+static int emu_esc(struct emu_cpu *c, const struct insn *i)
+{
+	if (c->cr0 & (CR0_EM | CR0_TS))
+		return EXC(c, EXC_NM);
+	uint8_t op = (uint8_t)i->opcode, modrm = i->modrm;
+	bool o32 = i->flags & I_O32;
+	unsigned rlen, wlen;
+	if (fpu_mem_operand(op, modrm, o32, &rlen, &wlen) != FPU_OK)
+		return EXC(c, EXC_UD);
+	uint8_t buf[112];
+	uint32_t ea = 0;
+	struct fpu_insn fi = { .opcode = op, .modrm = modrm, .o32 = o32, .pmode = c->pmode };
+	if (i->flags & I_MEM) {
+		ea = ea_of(c, i);
+		for (unsigned k = 0; k < rlen; k++) {
+			uint8_t b;
+			if (rd8(c, i->seg, (ea + k) & i->amask, &b))
+				return -1;
+			buf[k] = b;
+		}
+		if (wlen && emu_probe_write(c, i->seg, ea, wlen))
+			return -1;
+		fi.mem = buf;
+	}
+	uint32_t ip = c->trace_eip + i->ofs;
+	if (c->pmode) {
+		fi.fip = ip;
+		fi.fcs = c->seg[SEG_CS].sel;
+		fi.fdp = ea;
+		fi.fds = (i->flags & I_MEM) ? c->seg[i->seg].sel : 0;
+	} else {
+		fi.fip = c->seg[SEG_CS].base + ip;
+		fi.fdp = (i->flags & I_MEM) ? c->seg[i->seg].base + ea : 0;
+	}
+	if (fpu_reads_eflags(op, modrm))
+		fi.eflags = emu_get_eflags(c);
+	int r = fpu_exec(&c->fpu, &fi);
+	if (r == FPU_MF) {
+		if (fpu_error(c))
+			return -1;
+		fi.ignne = true;
+		r = fpu_exec(&c->fpu, &fi);
+	}
+	switch (r) {
+	case FPU_UD:
+		return EXC(c, EXC_UD);
+	case FPU_SET_EFLAGS:
+		emu_set_eflags(c, fi.eflags, F_ARITH);
+		break;
+	case FPU_SET_AX:
+		W16(c, 0, fi.ax);
+		break;
+	default:
+		break;
+	}
+	if ((i->flags & I_MEM) && wlen && fi.store) {
+		for (unsigned k = 0; k < wlen; k++)
+			if (wr8(c, i->seg, (ea + k) & i->amask, buf[k]))
+				return -1;
+	}
+	return 0;
+}
+
+/* FXSAVE/FXRSTOR (0F AE /0, /1): the x87 state, MXCSR, and an XMM area
+ * that stays zero until SSE exists. */
+static int emu_fxsave_rstor(struct emu_cpu *c, const struct insn *i)
+{
+	if (!(i->flags & I_MEM) || i->reg > 1)
+		return EXC(c, EXC_UD);
+	if (c->cr0 & (CR0_EM | CR0_TS))
+		return EXC(c, EXC_NM);
+	uint32_t ea = ea_of(c, i);
+	if ((c->seg[i->seg].base + ea) & 15)
+		return EXC_E(c, EXC_GP, 0);
+	uint8_t area[512];
+	if (i->reg == 0) {
+		memset(area, 0, sizeof(area));
+		fpu_fxsave(&c->fpu, area, false);
+		memcpy(area + 24, &c->mxcsr, 4);
+		if (emu_probe_write(c, i->seg, ea, 512))
+			return -1;
+		for (unsigned k = 0; k < 512; k += 4) {
+			uint32_t v;
+			memcpy(&v, area + k, 4);
+			if (wr32(c, i->seg, (ea + k) & i->amask, v))
+				return -1;
+		}
+		return 0;
+	}
+	for (unsigned k = 0; k < 512; k += 4) {
+		uint32_t v;
+		if (rd32(c, i->seg, (ea + k) & i->amask, &v))
+			return -1;
+		memcpy(area + k, &v, 4);
+	}
+	uint32_t mx;
+	memcpy(&mx, area + 24, 4);
+	if (mx & 0xffff0000u)
+		return EXC_E(c, EXC_GP, 0);
+	fpu_fxrstor(&c->fpu, area, false);
+	c->mxcsr = mx;
+	return 0;
+}
+
 /* ---------------- the MISC dispatcher ---------------- */
 
 static int pop_v(struct emu_cpu *c, bool o32, uint32_t *v)
@@ -1110,11 +1233,11 @@ int emu_misc(struct emu_cpu *c, const struct insn *i)
 	case 0x37: aaa_aas(c, false); return 0;
 	case 0x3f: aaa_aas(c, true); return 0;
 	case 0x60: { /* PUSHA */
-		uint32_t sp = sp_get(c);
+		uint32_t sp = sp_get(c), old_sp = greg(c, 4, n);
 		if (emu_probe_write(c, SEG_SS, (sp - 8 * n) & sp_mask(c), 8 * n))
 			return -1;
 		for (int r = 0; r < 8; r++)
-			pushv(c, r == 4 ? sp : greg(c, r, n), o32);
+			pushv(c, r == 4 ? old_sp : greg(c, r, n), o32);
 		return 0;
 	}
 	case 0x61: { /* POPA */
@@ -1217,6 +1340,8 @@ int emu_misc(struct emu_cpu *c, const struct insn *i)
 	case 0x9b: /* FWAIT */
 		if ((c->cr0 & (CR0_MP | CR0_TS)) == (CR0_MP | CR0_TS))
 			return EXC(c, EXC_NM);
+		if (fpu_wait(&c->fpu) == FPU_MF)
+			return fpu_error(c);
 		return 0;
 	case 0x9c: { /* PUSHF */
 		if (c->v86 && iopl(c) < 3)
@@ -1262,11 +1387,12 @@ int emu_misc(struct emu_cpu *c, const struct insn *i)
 	case 0xc8: { /* ENTER */
 		uint32_t level = i->imm2 & 31, alloc = i->imm & 0xffff;
 		uint32_t mask = sp_mask(c), sp = sp_get(c);
-		uint32_t bp = c->stack32 ? R32(c, 5) : R16(c, 5);
+		uint32_t bp = greg(c, 5, n);
 		uint32_t p = (sp - n) & mask;
 		if (mwrite(c, SEG_SS, p, n, bp))
 			return -1;
-		uint32_t frame = p;
+		/* the frame pointer keeps ESP's upper half on a 16-bit stack */
+		uint32_t frame = (R32(c, 4) & ~mask) | p;
 		for (uint32_t k = 1; k < level; k++) {
 			uint32_t v;
 			bp = (bp - n) & mask;
@@ -1340,9 +1466,7 @@ int emu_misc(struct emu_cpu *c, const struct insn *i)
 		return 0;
 	}
 	case 0xd8: case 0xd9: case 0xda: case 0xdb: case 0xdc: case 0xdd: case 0xde: case 0xdf:
-		/* No x87 unit yet: CPUID says so, and ESC instructions raise
-		 * #NM so an OS can emulate them (CR0.EM) or report it. */
-		return EXC(c, EXC_NM);
+		return emu_esc(c, i);
 	case 0xf4: /* HLT */
 		if (c->pmode && c->cpl)
 			return EXC_E(c, EXC_GP, 0);
@@ -1365,13 +1489,13 @@ int emu_misc(struct emu_cpu *c, const struct insn *i)
 		c->eflags |= F_IF;
 		return 1;
 	case 0xff:
-		switch (i->reg) {
+		switch (i->op) {
 		case 3: case 5: { /* far CALL/JMP through memory */
 			uint32_t ea = ea_of(c, i), off;
 			uint16_t sel;
 			if (mread(c, i->seg, ea, n, &off) || rd16(c, i->seg, (ea + n) & i->amask, &sel))
 				return -1;
-			int r = i->reg == 3 ? emu_far_call(c, sel, off, next_eip(c, i), o32)
+			int r = i->op == 3 ? emu_far_call(c, sel, off, next_eip(c, i), o32)
 					    : emu_far_jmp(c, sel, off, next_eip(c, i), o32);
 			return r ? -1 : 2;
 		}
@@ -1496,29 +1620,20 @@ int emu_misc(struct emu_cpu *c, const struct insn *i)
 		if (!cnt)
 			return 0;
 		unsigned bits = n * 8;
+		uint64_t m = size_mask(n);
 		uint32_t r;
 		bool cf;
-		if (cnt > bits) {
-			/* 16-bit operands with counts 17-31: undefined; produce
-			 * the 32-bit-wide shift P6 does */
-			cnt -= bits;
-		}
-		uint64_t wide;
+		/* D:S:D, so 16-bit counts above 16 bring D's bits in again as
+		 * the hardware does */
+		unsigned __int128 wide = ((unsigned __int128)d << (2 * bits)) |
+					 ((unsigned __int128)s << bits) | d;
 		if (i->opcode <= 0x0fa5) {
-			wide = ((uint64_t)d << 32) | ((uint64_t)s << (32 - bits));
-			wide <<= cnt;
-			r = (uint32_t)(wide >> (64 - bits));
-			cf = (d >> (bits - cnt)) & 1;
-			if (cnt == bits)
-				cf = d & 1;
+			r = (uint32_t)((wide << cnt) >> (2 * bits)) & (uint32_t)m;
+			cf = (uint32_t)(wide >> (3 * bits - cnt)) & 1;
 		} else {
-			wide = ((uint64_t)s << bits) | d;
-			r = (uint32_t)(wide >> cnt);
-			cf = (d >> (cnt - 1)) & 1;
-			if (cnt > bits)
-				cf = (s >> (cnt - bits - 1)) & 1;
+			r = (uint32_t)(wide >> cnt) & (uint32_t)m;
+			cf = (uint32_t)(wide >> (cnt - 1)) & 1;
 		}
-		r &= size_mask(n);
 		if (rm_write(c, i, n, r))
 			return -1;
 		c->lf_op = i->opcode <= 0x0fa5 ? LF_SHLD : LF_SHRD;
@@ -1553,9 +1668,15 @@ int emu_misc(struct emu_cpu *c, const struct insn *i)
 		if (rm_read(c, i, size, &d))
 			return -1;
 		uint32_t r = d + s;
-		if (rm_write(c, i, size, r))
-			return -1;
-		sreg(c, i->reg, size, d);
+		if (i->flags & I_MEM) {
+			if (rm_write(c, i, size, r))
+				return -1;
+			sreg(c, i->reg, size, d);
+		} else {
+			/* the destination is written last: XADD r, r keeps the sum */
+			sreg(c, i->reg, size, d);
+			sreg(c, i->rm, size, r);
+		}
 		set_lazy(c, LF_ADD, size, d, s, r);
 		return 0;
 	}
@@ -1581,8 +1702,7 @@ int emu_misc(struct emu_cpu *c, const struct insn *i)
 		return 0;
 	}
 	case 0x0fae:
-		/* FXSAVE/FXRSTOR arrive with the x87 unit */
-		return EXC(c, EXC_UD);
+		return emu_fxsave_rstor(c, i);
 	default:
 		return EXC(c, EXC_UD);
 	}
