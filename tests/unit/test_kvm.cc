@@ -629,18 +629,37 @@ void move_between(KvmTest &t, Snippet snippet, const vcpu_ops *from, const vcpu_
 		t.vm->cpu = t.cpu;
 	}
 	t.start(snippet);
+	// x87 state the snippet leaves alone travels along: ST(0) = 1.0
+	x86_state st = t.state();
+	static const uint8_t one[10] = {0, 0, 0, 0, 0, 0, 0, 0x80, 0xff, 0x3f};
+	st.fpu.fcw = 0x27f;
+	st.fpu.fsw = 0x3800; // TOP = 7
+	st.fpu.ftw = 0x80;   // physical register 7 in use
+	memcpy(st.fpu.st[0], one, 10);
+	ASSERT_EQ(0, t.cpu->ops->set_state(t.cpu, &st));
 	t.on_con = [&](char c) {
 		if (c == 'k')
 			t.cpu->ops->kick(t.cpu);
 	};
 	ASSERT_EQ(VCPU_EXIT_DEADLINE, t.run());
 	ASSERT_EQ(0u, t.rec.size());
-	x86_state st = t.state();
+	st = t.state();
 	t.cpu->ops->destroy(t.cpu);
 	t.cpu = nullptr;
 	ASSERT_EQ(0, to->create(t.vm, &t.cpu));
 	t.vm->cpu = t.cpu;
 	ASSERT_EQ(0, t.cpu->ops->set_state(t.cpu, &st));
+	x86_state moved = t.state();
+	EXPECT_EQ(0x27f, moved.fpu.fcw);
+	EXPECT_EQ(0x3800, moved.fpu.fsw);
+	EXPECT_EQ(0x80, moved.fpu.ftw);
+	EXPECT_EQ(0, memcmp(one, moved.fpu.st[0], 10));
+	EXPECT_EQ(st.rip, moved.rip);
+	EXPECT_EQ(st.seg[X86_CS].sel, moved.seg[X86_CS].sel);
+	EXPECT_EQ(st.seg[X86_CS].base, moved.seg[X86_CS].base);
+	EXPECT_EQ(st.cr0, moved.cr0);
+	EXPECT_EQ(st.gdtr.base, moved.gdtr.base);
+	EXPECT_EQ(st.gdtr.limit, moved.gdtr.limit);
 	t.on_con = nullptr;
 	t.run_to_end();
 	uint32_t x = 1;
