@@ -142,6 +142,11 @@ void accel_probe(struct accel_host *h, bool create_vm)
 	probe_device(h, create_vm);
 }
 
+bool accel_software_kvm_loaded(void)
+{
+	return path_exists("/sys/module/kvm_pvm");
+}
+
 bool accel_kvm_usable(const struct accel_host *h)
 {
 	return h->open_err == 0 && h->api_version == KVM_API_VERSION &&

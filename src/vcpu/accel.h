@@ -68,6 +68,10 @@ bool accel_auto_uses_kvm(const struct accel_host *h, char *why, size_t len);
 /* The --accel help / --accel-info report. */
 void accel_print_info(const struct accel_host *h, FILE *out);
 
+/* A software KVM (kvm_pvm) is loaded: the KVM backend uses this to explain
+ * what such a KVM refuses. */
+bool accel_software_kvm_loaded(void);
+
 /* Used by the KVM backend too: the name of the first KVM capability pcvm
  * needs that kvm_fd (an open /dev/kvm) lacks, or NULL. */
 const char *accel_kvm_missing_cap(int kvm_fd);

@@ -143,6 +143,7 @@ struct kvm_cpu {
 	bool halted;                /* HLT exit, nothing delivered since */
 	bool io_pending;            /* an IO/MMIO exit awaits KVM_RUN to finish */
 	bool a20_logged;
+	bool software_kvm;          /* kvm_pvm: see refused_paging() */
 };
 
 static struct kvm_cpu *to_kvm(struct vcpu *cpu)
@@ -845,6 +846,7 @@ int kvm_vcpu_open(struct vm *vm, struct vcpu **out, char *why, size_t len)
 	struct accel_host h = { .open_err = -1, .api_version = -1,
 				.vm_err = -1, .vcpu_err = -1 };
 	snprintf(h.device, sizeof(h.device), "%s", accel_kvm_device());
+	k->software_kvm = accel_software_kvm_loaded();
 
 	if ((k->kvm_fd = open(h.device, O_RDWR | O_CLOEXEC)) < 0) {
 		h.open_err = errno;
@@ -963,6 +965,34 @@ static void log_guest_failure(struct kvm_cpu *k, const char *what)
 		  "--accel emu", what, sregs.cs.selector, (unsigned long long)regs.rip,
 		  (unsigned long long)(sregs.cs.base + regs.rip),
 		  (unsigned long long)sregs.cr0);
+}
+
+/* kvm_pvm answers a MOV to CR0 that turns on 32-bit (non-PAE) paging with
+ * a shutdown, which would otherwise reset the machine over and over. Spot
+ * that instruction (0F 22 /r with CR0 as destination, paging still off so
+ * CS:RIP is a physical address) and say so. */
+static bool refused_paging(struct kvm_cpu *k)
+{
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	if (!k->software_kvm || ioctl(k->vcpu_fd, KVM_GET_REGS, &regs) < 0 ||
+	    ioctl(k->vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
+		return false;
+	if ((sregs.cr0 & (1ull << 31)) || (sregs.cr4 & (1ull << 5)) || !(sregs.cr0 & 1))
+		return false;
+	uint64_t at = (sregs.cs.base + regs.rip) & 0xffffffffull;
+	uint8_t b[3];
+	for (int i = 0; i < 3; i++)
+		b[i] = (uint8_t)mem_read(k->vcpu.vm->mem, at + (uint64_t)i, 1);
+	if (b[0] != 0x0f || b[1] != 0x22 || (b[2] & 0xf8) != 0xc0)
+		return false;
+	uint64_t src = *gpr_slot(&regs, b[2] & 7);
+	if (!(src & (1ull << 31)))
+		return false;
+	log_error("kvm: the guest turns on 32-bit paging at CS:RIP %04x:%llx, which "
+		  "this host's software KVM (kvm_pvm) refuses; use --accel emu",
+		  sregs.cs.selector, (unsigned long long)regs.rip);
+	return true;
 }
 
 static void internal_error(struct kvm_cpu *k)
@@ -1210,6 +1240,8 @@ static enum vcpu_exit kvm_run_cpu(struct vcpu *cpu, uint64_t deadline)
 			break;
 		case KVM_EXIT_SHUTDOWN:
 			k->halted = false;
+			if (refused_paging(k))
+				return end_slice(k, VCPU_EXIT_ERROR);
 			return end_slice(k, VCPU_EXIT_SHUTDOWN);
 		case KVM_EXIT_SYSTEM_EVENT:
 			if (run->system_event.type == KVM_SYSTEM_EVENT_RESET)

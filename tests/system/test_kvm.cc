@@ -34,6 +34,13 @@ std::string kvm_problem()
 	return cached;
 }
 
+// --accel-info says the KVM here is a software one (kvm_pvm).
+bool software_kvm()
+{
+	RunResult r = run_pcvm({"--accel-info"}, 30);
+	return r.out.find("Virtualization: software KVM") != std::string::npos;
+}
+
 #define REQUIRE_KVM()                                                          \
 	do {                                                                   \
 		std::string why_ = kvm_problem();                              \
@@ -245,6 +252,25 @@ TEST(KvmGuests, LongMode)
 	EXPECT_EQ("", r.err);
 }
 
+const char expected_pg32[] = "pg32: paging on, 0x400000 holds 600df00d\n";
+
+TEST(KvmGuests, Paging32OrWhyNot)
+{
+	REQUIRE_KVM();
+	RunResult r = run_guest("kvm", "accel_pg32.bin");
+	if (software_kvm()) {
+		EXPECT_EQ("", r.out);
+		EXPECT_EQ(1, r.status);
+		EXPECT_EQ("pcvm: error: kvm: the guest turns on 32-bit paging at CS:RIP "
+			  "0008:f0084, which this host's software KVM (kvm_pvm) refuses; "
+			  "use --accel emu\n", r.err);
+		return;
+	}
+	EXPECT_EQ(expected_pg32, r.out);
+	EXPECT_EQ(52, r.status) << r.err;
+	EXPECT_EQ("", r.err);
+}
+
 // The software CPU gives the same; the kvm half needs KVM.
 TEST(EmuGuests, RealMode)
 {
@@ -262,10 +288,21 @@ TEST(EmuGuests, ProtectedMode32)
 	EXPECT_EQ("", r.err);
 }
 
+TEST(EmuGuests, Paging32)
+{
+	RunResult r = run_guest("emu", "accel_pg32.bin");
+	EXPECT_EQ(expected_pg32, r.out);
+	EXPECT_EQ(52, r.status) << r.err;
+	EXPECT_EQ("", r.err);
+}
+
 TEST(BothBackends, GiveTheSameOutputAndStatus)
 {
 	REQUIRE_KVM();
-	for (const char *guest : {"accel_real.bin", "accel_pm32.bin"}) {
+	std::vector<const char *> guests{"accel_real.bin", "accel_pm32.bin"};
+	if (!software_kvm())
+		guests.push_back("accel_pg32.bin");
+	for (const char *guest : guests) {
 		RunResult k = run_guest("kvm", guest), e = run_guest("emu", guest);
 		EXPECT_EQ(k.out, e.out) << guest;
 		EXPECT_EQ(k.status, e.status) << guest;
