@@ -65,12 +65,6 @@ static struct code_page *code_page_add(struct emu_cpu *c, uint32_t page)
 	return p;
 }
 
-static unsigned trace_hash(uint64_t key)
-{
-	uint64_t h = key * 0x9e3779b97f4a7c15ull;
-	return (unsigned)(h >> (64 - TRACE_HASH_BITS));
-}
-
 static void unlink_trace(struct emu_cpu *c, struct trace *t)
 {
 	struct trace **pp = &c->hash[trace_hash(t->key)];
@@ -153,8 +147,20 @@ void emu_flush_traces(struct emu_cpu *c)
 	}
 	c->arena_used = 0;
 	c->cur_trace = NULL;
+	c->chain_slot = NULL;
+	emu_new_map_gen(c);
 	c->stat_flushes++;
 	mmu_flush_tlb(c, true);
+}
+
+void emu_new_map_gen(struct emu_cpu *c)
+{
+	if (++c->map_gen == 0) {
+		/* wrapped: no remembered exit may match by accident */
+		c->map_gen = 1;
+		c->flush_pending = true;
+		c->exit_request = 1;
+	}
 }
 
 static void mem_changed(void *opaque)
@@ -237,6 +243,7 @@ static struct trace *single_insn_trace(struct emu_cpu *c, uint32_t lin)
 	t->nbytes = in->len;
 	t->valid = true;
 	t->cached = false;
+	memset(t->exit, 0, sizeof(t->exit));
 	t->key = 0;
 	return t;
 }
@@ -273,6 +280,7 @@ static struct trace *build_trace(struct emu_cpu *c, uint32_t lin, uint32_t phys,
 	}
 	memcpy(t->insn, tmp, n * sizeof(struct insn));
 	set_end(&t->insn[n], n, off);
+	memset(t->exit, 0, sizeof(t->exit));
 	t->key = key;
 	t->ninsn = (uint16_t)n;
 	t->nbytes = (uint16_t)off;
@@ -347,7 +355,7 @@ struct trace *emu_trace_for_eip(struct emu_cpu *c)
 		return NULL;
 	}
 	uint32_t lin = c->seg[SEG_CS].base + c->eip;
-	if (unlikely(log_enabled(LOG_TRACE)))
+	if (unlikely(c->log_traces))
 		log_trace("emu: %04x:%08x (linear %08x) icount %llu", c->seg[SEG_CS].sel, c->eip,
 			  lin, (unsigned long long)c->icount);
 	bool step = c->intr_shadow || (c->eflags & F_TF);
@@ -465,6 +473,8 @@ static int emu_create(struct vm *vm, struct vcpu **out)
 	}
 	c->a20_mask = 0xffffffffu;
 	c->budget = UINT64_MAX;
+	c->map_gen = 1;
+	c->log_traces = log_enabled(LOG_TRACE);
 	emu_exec_labels();
 	mem_add_listener(vm->mem, mem_changed, c);
 	mem_set_write_hook(vm->mem, dma_write_hook, c);

@@ -197,6 +197,11 @@ struct emu_cpu {
 	size_t arena_used;
 	struct trace *cur_trace;
 	uint32_t trace_eip;        /* EIP of the first insn of the running trace */
+	/* Translation generation: bumped by anything that may change which
+	 * physical code a linear EIP reaches (TLB flushes, CS loads, privilege
+	 * class changes, A20). Remembered trace exits are valid within one. */
+	uint32_t map_gen;
+	struct trace_exit *chain_slot; /* where to remember the next trace found */
 	struct code_page *code_pages;  /* hash of physical pages with code */
 	unsigned code_pages_cap, code_pages_used;
 	bool flush_pending;
@@ -204,6 +209,7 @@ struct emu_cpu {
 	bool step_tf;              /* ... with EFLAGS.TF set: #DB after it */
 	void *step_buf;
 	const void *smc_exit_handler;  /* label that ends a trace hit by SMC */
+	bool log_traces;           /* -vvvv: log every trace entered */
 
 	/* Statistics for -v and benchmarks. */
 	uint64_t stat_traces_built, stat_flushes, stat_smc;
@@ -222,10 +228,10 @@ static inline int reg8_offset(int n) { return n < 4 ? n * 8 : (n - 4) * 8 + 1; }
 /* ---- lazy flags (flags.c) ---- */
 uint32_t emu_get_eflags(struct emu_cpu *c);
 void emu_set_eflags(struct emu_cpu *c, uint32_t v, uint32_t mask);
-bool emu_cf(const struct emu_cpu *c);
+bool emu_cf_slow(const struct emu_cpu *c);
+bool emu_cond_slow(const struct emu_cpu *c, int cc);
 bool emu_of(const struct emu_cpu *c);
 bool emu_af(const struct emu_cpu *c);
-bool emu_cond(const struct emu_cpu *c, int cc);
 
 static inline bool emu_zf(const struct emu_cpu *c)
 {
@@ -236,6 +242,25 @@ static inline bool emu_sf(const struct emu_cpu *c)
 {
 	return c->lf_op == LF_NONE ? (c->eflags & F_SF) != 0
 				   : (c->lf_res >> (c->lf_size * 8 - 1)) & 1;
+}
+
+static inline bool emu_cf(const struct emu_cpu *c)
+{
+	switch (c->lf_op) {
+	case LF_INC: case LF_DEC: return c->lf_cf;
+	case LF_SUB: return c->lf_op1 < c->lf_op2;
+	case LF_ADD: return c->lf_res < c->lf_op1;
+	case LF_LOGIC: return false;
+	default: return emu_cf_slow(c);
+	}
+}
+
+/* Condition code cc (the low nibble of Jcc/SETcc/CMOVcc). */
+static inline bool emu_cond(const struct emu_cpu *c, int cc)
+{
+	if ((cc >> 1) == 2) /* Z/NZ: one test whatever the last operation */
+		return emu_zf(c) ^ (cc & 1);
+	return emu_cond_slow(c, cc);
 }
 
 static inline void emu_flags_materialize(struct emu_cpu *c)
@@ -322,6 +347,8 @@ DEFINE_MEM(32, uint32_t)
 /* A write probe: would a write of size bytes at s:off succeed? (For
  * instructions that must not change state before a store that faults.) */
 int emu_probe_write(struct emu_cpu *c, int s, uint32_t off, unsigned size);
+
+void emu_new_map_gen(struct emu_cpu *c);
 
 /* ---- stack ---- */
 static inline uint32_t sp_get(const struct emu_cpu *c)

@@ -238,7 +238,30 @@ const void *const *emu_exec_labels(void)
 #define EIP_HERE (c->trace_eip + i->ofs)
 #define EIP_NEXT (c->trace_eip + i->ofs + i->len)
 /* Leave the trace after this instruction, continuing at eip. */
-#define JUMP_TO(target) do { c->eip = (target); c->icount += (uint32_t)i->idx + 1; goto next_trace; } while (0)
+#define JUMP_TO(target) do { c->eip = (target); c->icount += (uint32_t)i->idx + 1; \
+	c->chain_slot = NULL; goto next_trace; } while (0)
+/* Leave the trace through exit slot (0: the last instruction's branch, 1:
+ * falling off the end) to target: go straight to the trace remembered there
+ * when it is for this EIP, the translation generation is unchanged, it is
+ * still valid and nothing asks the CPU to stop. */
+#define JUMP_DIRECT(target, n_insns, slot) do {                                    \
+	uint32_t tgt_ = (target);                                                  \
+	c->eip = tgt_;                                                             \
+	c->icount += (n_insns);                                                    \
+	struct trace_exit *x_ = &c->cur_trace->exit[slot];                        \
+	if (likely(x_->gen == c->map_gen && x_->eip == tgt_) &&                   \
+	    likely(x_->t->valid) &&                                                \
+	    likely(!(c->exit_request | c->intr_line | c->nmi_pending)) &&          \
+	    likely(c->icount < c->budget) &&                                      \
+	    likely((uint64_t)tgt_ + x_->t->nbytes - 1 <= c->seg[SEG_CS].limit)) { \
+		c->cur_trace = x_->t;                                              \
+		c->trace_eip = tgt_;                                               \
+		i = x_->t->insn;                                                   \
+		goto *i->h;                                                        \
+	}                                                                          \
+	c->chain_slot = c->cur_trace->cached ? x_ : NULL;                          \
+	goto next_trace;                                                           \
+} while (0)
 
 #define GET8(n) (*R8P(c, (n)))
 #define SET8(n, v) (*R8P(c, (n)) = (uint8_t)(v))
@@ -344,12 +367,37 @@ next_trace:
 		return;
 	if (unlikely(c->icount >= c->budget))
 		return;
+	/* The common case inline: nothing pending, code page in the TLB, the
+	 * trace in its hash bucket. */
+	if (likely(!(c->stepping | c->flush_pending | c->intr_shadow | c->intr_line |
+		     c->nmi_pending | c->log_traces) && !(c->eflags & F_TF))) {
+		uint32_t lin = c->seg[SEG_CS].base + c->eip;
+		const struct tlb_entry *e = &c->tlb[(lin >> 12) & TLB_MASK];
+		if (likely(e->tag_r == (lin & ~0xfffu))) {
+			uint64_t key = ((uint64_t)(e->phys | (lin & 0xfff)) << 1) | c->code32;
+			t = c->hash[trace_hash(key)];
+			while (t && t->key != key)
+				t = t->hnext;
+			if (likely(t) && likely((uint64_t)c->eip + t->nbytes - 1 <= c->seg[SEG_CS].limit))
+				goto have_trace;
+		}
+	}
 	t = emu_trace_for_eip(c);
 	if (unlikely(!t)) {
 		/* fetch fault, interrupt delivered, or a reason to stop */
+		c->chain_slot = NULL;
 		if (c->shutdown || c->halted)
 			return;
 		goto next_trace;
+	}
+have_trace:
+	if (c->chain_slot) {
+		if (t->cached) {
+			c->chain_slot->t = t;
+			c->chain_slot->eip = c->eip;
+			c->chain_slot->gen = c->map_gen;
+		}
+		c->chain_slot = NULL;
 	}
 	c->cur_trace = t;
 	c->trace_eip = c->eip;
@@ -359,6 +407,7 @@ next_trace:
 fault:
 	c->eip = EIP_HERE;
 	c->icount += i->idx;
+	c->chain_slot = NULL;
 	emu_deliver_exception(c);
 	emu_trace_after_exception(c);
 	goto next_trace;
@@ -368,12 +417,11 @@ smc_exit:
 	 * follows must be decoded again. */
 	c->eip = EIP_HERE;
 	c->icount += i->idx;
+	c->chain_slot = NULL;
 	goto next_trace;
 
 h_END:
-	c->eip = EIP_HERE;
-	c->icount += i->idx;
-	goto next_trace;
+	JUMP_DIRECT(EIP_HERE, i->idx, 1);
 
 h_UD:
 	c->exc_vec = EXC_UD;
@@ -491,15 +539,18 @@ h_LEA32:
 
 h_JCC:
 	if (emu_cond(c, i->op))
-		JUMP_TO((EIP_NEXT + i->imm) & ((i->flags & I_O32) ? 0xffffffffu : 0xffffu));
+		JUMP_DIRECT((EIP_NEXT + i->imm) & ((i->flags & I_O32) ? 0xffffffffu : 0xffffu),
+			    (uint32_t)i->idx + 1, 0);
 	NEXT();
 h_JMP:
-	JUMP_TO((EIP_NEXT + i->imm) & ((i->flags & I_O32) ? 0xffffffffu : 0xffffu));
+	JUMP_DIRECT((EIP_NEXT + i->imm) & ((i->flags & I_O32) ? 0xffffffffu : 0xffffu),
+		    (uint32_t)i->idx + 1, 0);
 h_CALL: {
 	uint32_t next = EIP_NEXT;
 	if (unlikely(pushv(c, next, i->flags & I_O32)))
 		FAULT();
-	JUMP_TO((next + i->imm) & ((i->flags & I_O32) ? 0xffffffffu : 0xffffu));
+	JUMP_DIRECT((next + i->imm) & ((i->flags & I_O32) ? 0xffffffffu : 0xffffu),
+		    (uint32_t)i->idx + 1, 0);
 }
 h_RET: {
 	uint32_t target;
@@ -514,14 +565,14 @@ h_RET: {
 	}
 	if (i->imm)
 		sp_set(c, sp_get(c) + i->imm);
-	JUMP_TO(target);
+	JUMP_DIRECT(target, (uint32_t)i->idx + 1, 0);
 }
 h_JMP_RM: {
 	unsigned size = (i->flags & I_O32) ? 4 : 2;
 	uint32_t target;
 	if (unlikely(get_rm(c, i, size, &target)))
 		FAULT();
-	JUMP_TO(target);
+	JUMP_DIRECT(target, (uint32_t)i->idx + 1, 0);
 }
 h_CALL_RM: {
 	unsigned size = (i->flags & I_O32) ? 4 : 2;
@@ -530,7 +581,7 @@ h_CALL_RM: {
 		FAULT();
 	if (unlikely(pushv(c, EIP_NEXT, size == 4)))
 		FAULT();
-	JUMP_TO(target);
+	JUMP_DIRECT(target, (uint32_t)i->idx + 1, 0);
 }
 h_LOOP: {
 	uint32_t cnt;
@@ -547,12 +598,14 @@ h_LOOP: {
 	else if (i->op == 1)
 		go = go && emu_zf(c);
 	if (go)
-		JUMP_TO((EIP_NEXT + i->imm) & ((i->flags & I_O32) ? 0xffffffffu : 0xffffu));
+		JUMP_DIRECT((EIP_NEXT + i->imm) & ((i->flags & I_O32) ? 0xffffffffu : 0xffffu),
+			    (uint32_t)i->idx + 1, 0);
 	NEXT();
 }
 h_JCXZ:
 	if (((i->flags & I_A32) ? GET32(1) : GET16(1)) == 0)
-		JUMP_TO((EIP_NEXT + i->imm) & ((i->flags & I_O32) ? 0xffffffffu : 0xffffu));
+		JUMP_DIRECT((EIP_NEXT + i->imm) & ((i->flags & I_O32) ? 0xffffffffu : 0xffffu),
+			    (uint32_t)i->idx + 1, 0);
 	NEXT();
 
 h_MOVZX_R8:

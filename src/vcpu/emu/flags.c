@@ -21,7 +21,7 @@ static const uint8_t parity_table[256] = {
 #undef P6
 };
 
-bool emu_cf(const struct emu_cpu *c)
+bool emu_cf_slow(const struct emu_cpu *c)
 {
 	uint32_t r = c->lf_res, a = c->lf_op1, b = c->lf_op2;
 	unsigned bits = c->lf_size * 8;
@@ -115,7 +115,7 @@ void emu_set_eflags(struct emu_cpu *c, uint32_t v, uint32_t mask)
 	c->lf_op = LF_NONE;
 }
 
-bool emu_cond(const struct emu_cpu *c, int cc)
+bool emu_cond_slow(const struct emu_cpu *c, int cc)
 {
 	bool r;
 	/* Fast paths for the common compare-and-branch. */

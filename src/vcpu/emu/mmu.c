@@ -167,6 +167,7 @@ static int tlb_fill(struct emu_cpu *c, uint32_t lin, bool write, uint32_t *phys_
 
 void mmu_flush_tlb(struct emu_cpu *c, bool include_global)
 {
+	emu_new_map_gen(c);
 	for (unsigned i = 0; i < TLB_SIZE; i++) {
 		if (include_global || !c->tlb_sup[i].global)
 			c->tlb_sup[i].tag_r = c->tlb_sup[i].tag_w = TLB_INVALID;
@@ -177,6 +178,7 @@ void mmu_flush_tlb(struct emu_cpu *c, bool include_global)
 
 void mmu_flush_page(struct emu_cpu *c, uint32_t lin)
 {
+	emu_new_map_gen(c);
 	unsigned i = (lin >> 12) & TLB_MASK;
 	c->tlb_sup[i].tag_r = c->tlb_sup[i].tag_w = TLB_INVALID;
 	c->tlb_user[i].tag_r = c->tlb_user[i].tag_w = TLB_INVALID;
@@ -284,17 +286,16 @@ int mmu_write_sys(struct emu_cpu *c, uint32_t lin, unsigned size, uint32_t val)
 const uint8_t *mmu_code_ptr(struct emu_cpu *c, uint32_t lin, uint32_t *phys, int *err)
 {
 	*err = 0;
-	if (mmu_translate(c, lin, false, is_user_access(c), true, phys)) {
+	/* fill the TLB entry as a read would, so the next lookup of this page
+	 * is the fast one */
+	if (tlb_fill(c, lin, false, phys)) {
 		*err = -1;
 		return NULL;
 	}
-	const struct mem_region *r = mem_find(c->vm->mem, *phys);
-	if (!r || !r->rd)
+	const struct tlb_entry *e = &c->tlb[(lin >> 12) & TLB_MASK];
+	if (e->tag_r != (lin & ~0xfffu))
 		return NULL;
-	uint32_t page = *phys & ~0xfffu;
-	if (r->base > page || page - r->base > r->size - 0x1000)
-		return NULL;
-	return r->rd + (*phys - r->base);
+	return (const uint8_t *)(e->add_r + lin);
 }
 
 int seg_check_slow(struct emu_cpu *c, int s, uint32_t off, unsigned size, bool write)

@@ -30,6 +30,8 @@ static bool desc_is_data(uint32_t hi) { return (hi & DESC_S) && !(hi & 0x800); }
 
 void emu_set_cpl(struct emu_cpu *c, int cpl)
 {
+	if ((cpl == 3) != (c->cpl == 3))
+		emu_new_map_gen(c); /* user and supervisor see different pages */
 	c->cpl = cpl;
 	c->tlb = cpl == 3 ? c->tlb_user : c->tlb_sup;
 }
@@ -61,6 +63,7 @@ void emu_seg_recompute(struct emu_cpu *c, int s)
 
 void emu_update_mode(struct emu_cpu *c)
 {
+	emu_new_map_gen(c);
 	c->v86 = (c->cr0 & CR0_PE) && (c->eflags & F_VM);
 	c->pmode = (c->cr0 & CR0_PE) && !c->v86;
 	c->code32 = c->pmode && (c->seg[SEG_CS].attr & X86_SEG_ATTR_DB);
@@ -90,8 +93,10 @@ void emu_seg_set_real(struct emu_cpu *c, int s, uint16_t sel)
 	emu_seg_recompute(c, s);
 	if (s == SEG_SS)
 		c->stack32 = c->pmode && (sg->attr & X86_SEG_ATTR_DB);
-	if (s == SEG_CS)
+	if (s == SEG_CS) {
 		c->code32 = c->pmode && (sg->attr & X86_SEG_ATTR_DB);
+		emu_new_map_gen(c);
+	}
 }
 
 static void seg_load_desc(struct emu_cpu *c, int s, uint16_t sel, uint32_t lo, uint32_t hi)
@@ -105,8 +110,10 @@ static void seg_load_desc(struct emu_cpu *c, int s, uint16_t sel, uint32_t lo, u
 	emu_seg_recompute(c, s);
 	if (s == SEG_SS)
 		c->stack32 = (sg->attr & X86_SEG_ATTR_DB) != 0;
-	if (s == SEG_CS)
+	if (s == SEG_CS) {
 		c->code32 = (sg->attr & X86_SEG_ATTR_DB) != 0;
+		emu_new_map_gen(c);
+	}
 }
 
 static void seg_load_null(struct emu_cpu *c, int s, uint16_t sel)

@@ -8,8 +8,18 @@
 #include "emu.h"
 #include "insn.h"
 
+/* Where a trace went last time it left through one of its two exits (the
+ * branch of its last instruction, or falling off its end): valid while the
+ * CPU's translation generation is unchanged and EIP is the same. */
+struct trace_exit {
+	struct trace *t;
+	uint32_t eip;
+	uint32_t gen;
+};
+
 struct trace {
 	uint64_t key;          /* phys << 1 | code32 */
+	struct trace_exit exit[2];
 	struct trace *hnext;   /* hash chain */
 	struct trace *pnext;   /* traces of the same code page */
 	uint16_t nbytes, ninsn;
@@ -17,6 +27,12 @@ struct trace {
 	bool cached;           /* false: a one-off single-step trace */
 	struct insn insn[];    /* ninsn instructions, then END */
 };
+
+static inline unsigned trace_hash(uint64_t key)
+{
+	uint64_t h = key * 0x9e3779b97f4a7c15ull;
+	return (unsigned)(h >> (64 - TRACE_HASH_BITS));
+}
 
 /* The trace to run at c->eip, after delivering any pending interrupt.
  * NULL when the CPU must not run now (halt, shutdown) or after a fetch
