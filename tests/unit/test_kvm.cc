@@ -4,6 +4,7 @@
 // tests/guests/kvm_unit.asm (built next to this binary). Every test skips,
 // saying why, where KVM cannot create a VM and a vCPU.
 #include <gtest/gtest.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -12,10 +13,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <fstream>
 #include <functional>
 #include <iterator>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "pcvm.h"
@@ -320,6 +323,37 @@ TEST_F(KvmTest, KickFromASignalEndsTheRun)
 	double s = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
 	EXPECT_LT(s, 10.0);
 	EXPECT_EQ(entry(SPIN), state().rip) << "still spinning where it was";
+}
+
+TEST_F(KvmTest, KickFromAnotherThreadEndsTheRun)
+{
+	start(SPIN);
+	signal_cpu = cpu;
+	struct sigaction sa {}, old {};
+	sa.sa_handler = kick_from_signal;
+	sigemptyset(&sa.sa_mask);
+	ASSERT_EQ(0, sigaction(SIGALRM, &sa, &old));
+	std::atomic<bool> returned{false}, rescued{false};
+	pthread_t self = pthread_self();
+	std::thread other([&] {
+		usleep(20000);
+		cpu->ops->kick(cpu);
+		// if the kick did not reach KVM_RUN, end it anyway: a failure,
+		// not a hung test
+		for (int i = 0; i < 500 && !returned; i++)
+			usleep(10000);
+		if (!returned) {
+			rescued = true;
+			pthread_kill(self, SIGALRM);
+		}
+	});
+	vcpu_exit e = run();
+	returned = true;
+	other.join();
+	sigaction(SIGALRM, &old, nullptr);
+	EXPECT_FALSE(rescued) << "the kick from another thread did not end KVM_RUN";
+	EXPECT_EQ(VCPU_EXIT_DEADLINE, e);
+	EXPECT_EQ(entry(SPIN), state().rip);
 }
 
 TEST_F(KvmTest, KickDuringPortIoFinishesTheInstruction)
