@@ -32,6 +32,8 @@ enum {
 	OPT_DEBUGCON,
 	OPT_DEBUG_EXIT,
 	OPT_ACCEL_INFO,
+	OPT_FDA,
+	OPT_NO_REBOOT,
 	OPT_HELP,
 	OPT_USAGE,
 };
@@ -49,6 +51,9 @@ static const struct argp_option options[] = {
 	{ NULL, 0, NULL, 0, "Disks:", 2 },
 	{ "hda", OPT_HDA, "FILE", 0,
 	  "First IDE hard disk (also: a bare FILE argument)", 2 },
+	{ "fda", OPT_FDA, "FILE", 0,
+	  "Floppy disk image for drive A (720 KB, 1.2 MB, 1.44 MB or 2.88 MB; "
+	  "write-protected if the file is read-only)", 2 },
 	{ NULL, 0, NULL, 0, "Display and I/O:", 3 },
 	{ "display", OPT_DISPLAY, "KIND", 0,
 	  "none, or curses (default: curses on a terminal, none otherwise)", 3 },
@@ -63,6 +68,9 @@ static const struct argp_option options[] = {
 	{ NULL, 0, NULL, 0, "Running:", 4 },
 	{ "timeout", OPT_TIMEOUT, "SECONDS", 0,
 	  "End after this much host time with exit status 3", 4 },
+	{ "no-reboot", OPT_NO_REBOOT, NULL, 0,
+	  "End when the guest resets the machine (exit status 4, or 5 for a "
+	  "triple fault) instead of rebooting it", 4 },
 	{ "quiet", 'q', NULL, 0, "Print only errors", 4 },
 	{ "verbose", 'v', NULL, 0, "Say more (repeat for debug output)", 4 },
 	{ NULL, 0, NULL, 0, "Information:", -1 },
@@ -83,6 +91,8 @@ static const char doc[] =
 	"  1  runtime error\n"
 	"  2  usage error (bad option, size or file)\n"
 	"  3  --timeout expired\n"
+	"  4  the guest reset the machine under --no-reboot\n"
+	"  5  the guest's CPU triple-faulted under --no-reboot\n"
 	"  N  the value the guest wrote to the --debug-exit port\n"
 	"  128+N  ended by signal N\n";
 
@@ -334,6 +344,17 @@ static error_t parse_opt1(int key, char *arg, struct argp_state *state)
 		return 0;
 	case OPT_HDA:
 		return add_drive(cfg, "--hda", arg, 0);
+	case OPT_FDA:
+		if (cfg->fda)
+			return usage_error("--fda: drive A already has %s; give one floppy "
+					   "image", cfg->fda);
+		if ((err = check_input_file("--fda", arg, false)))
+			return err;
+		cfg->fda = arg;
+		return 0;
+	case OPT_NO_REBOOT:
+		cfg->no_reboot = true;
+		return 0;
 	case OPT_DISPLAY:
 		if (!strcmp(arg, "none"))
 			cfg->display = DISPLAY_NONE;

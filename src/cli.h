@@ -36,6 +36,8 @@ struct vm_config {
 	double timeout;        /* seconds of host time; 0: none */
 	const char *debugcon;  /* NULL: dropped; "stdio", "stderr" or a path */
 	int debug_exit_port;   /* -1: none */
+	const char *fda;       /* floppy image for drive A, or NULL */
+	bool no_reboot;        /* a guest reset ends pcvm (exit status 4 or 5) */
 	int verbosity;         /* -1 quiet, 0 normal, 1.. verbose */
 };
 

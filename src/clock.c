@@ -18,7 +18,15 @@ struct clock {
 	uint64_t skipped; /* icount mode: time added while halted */
 	uint64_t last;    /* monotonic guard */
 	struct timer *head;
+	void (*earlier)(void *opaque);
+	void *earlier_opaque;
 };
+
+void clock_set_earlier_hook(struct clock *c, void (*fn)(void *opaque), void *opaque)
+{
+	c->earlier = fn;
+	c->earlier_opaque = opaque;
+}
 
 static uint64_t host_ns(void)
 {
@@ -104,7 +112,10 @@ void timer_mod(struct timer *t, uint64_t deadline)
 {
 	timer_del(t);
 	t->deadline = deadline;
-	struct timer **pp = &t->clock->head;
+	struct clock *c = t->clock;
+	if (c->earlier && (!c->head || deadline < c->head->deadline))
+		c->earlier(c->earlier_opaque);
+	struct timer **pp = &c->head;
 	while (*pp && (*pp)->deadline <= deadline)
 		pp = &(*pp)->next;
 	t->next = *pp;

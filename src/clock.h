@@ -52,6 +52,10 @@ uint64_t clock_ns_per_insn(const struct clock *c);
 /* Instruction-count mode: move time forward while the CPU sleeps (HLT). */
 void clock_skip_to(struct clock *c, uint64_t t);
 
+/* Called when a timer is armed earlier than every other armed timer, so a
+ * CPU running towards the old deadline can be stopped in time. */
+void clock_set_earlier_hook(struct clock *c, void (*fn)(void *opaque), void *opaque);
+
 void timer_init(struct timer *t, struct clock *c, void (*cb)(void *opaque),
 		void *opaque, const char *name);
 /* Arms (or re-arms) t for the absolute virtual time deadline. */

@@ -320,13 +320,26 @@ int vm_add_cleanup_hook(struct vm *vm, void (*fn)(void *opaque), void *opaque)
 
 int vm_watch_fd(struct vm *vm, int fd, void (*fn)(void *opaque), void *opaque)
 {
-	if (vm->nfds == VM_MAX_FDS)
+	int i;
+	for (i = 0; i < vm->nfds && vm->fds[i].fd >= 0; i++)
+		;
+	if (i == VM_MAX_FDS)
 		return -ENOMEM;
-	vm->fds[vm->nfds].fd = fd;
-	vm->fds[vm->nfds].fn = fn;
-	vm->fds[vm->nfds].opaque = opaque;
-	vm->nfds++;
+	vm->fds[i].fd = fd;
+	vm->fds[i].fn = fn;
+	vm->fds[i].opaque = opaque;
+	if (i == vm->nfds)
+		vm->nfds++;
 	return 0;
+}
+
+void vm_unwatch_fd(struct vm *vm, int fd)
+{
+	/* The slot stays, with an fd poll() ignores, so a poll in progress
+	 * keeps its entries lined up with vm->fds. */
+	for (int i = 0; i < vm->nfds; i++)
+		if (vm->fds[i].fd == fd)
+			vm->fds[i].fd = -1;
 }
 
 void vm_request_stop(struct vm *vm, enum vm_end end, int status)
@@ -460,6 +473,15 @@ static void sleep_until(struct vm *vm, uint64_t deadline)
 	poll_fds(vm, wait);
 }
 
+/* A device armed a timer earlier than the deadline the CPU runs towards:
+ * stop the CPU so the loop re-arms for it. */
+static void earlier_deadline(void *opaque)
+{
+	struct vm *vm = opaque;
+	if (vm->cpu_running)
+		vm->cpu->ops->kick(vm->cpu);
+}
+
 struct vm_result vm_run(struct vm *vm)
 {
 	struct vm_result res = { VM_END_ERROR, PCVM_EXIT_ERROR };
@@ -487,6 +509,7 @@ struct vm_result vm_run(struct vm *vm)
 		goto out;
 	}
 	vm->timer_handle = tid;
+	clock_set_earlier_hook(vm->clock, earlier_deadline, vm);
 	if (vm->cfg->timeout > 0)
 		vm->host_deadline_timeout = host_ns() + (uint64_t)(vm->cfg->timeout * 1e9);
 
@@ -503,16 +526,30 @@ struct vm_result vm_run(struct vm *vm)
 		if (vm->end != VM_END_NONE || vm->signal)
 			break;
 		vm->stop_requested = 0;
-		if (vm->reset_requested)
+		if (vm->reset_requested) {
+			if (vm->cfg->no_reboot) {
+				log_info("the guest reset the machine: ending (--no-reboot)");
+				vm_request_stop(vm, VM_END_REBOOT, PCVM_EXIT_REBOOT);
+				break;
+			}
 			machine_reset(vm);
+		}
 		uint64_t deadline = clock_next_deadline(vm->clock);
 		arm_host_timer(vm, deadline);
+		vm->cpu_running = true;
 		enum vcpu_exit ex = vm->cpu->ops->run(vm->cpu, deadline);
+		vm->cpu_running = false;
 		switch (ex) {
 		case VCPU_EXIT_HALT:
-			sleep_until(vm, deadline);
+			/* Devices may have armed timers during the slice. */
+			sleep_until(vm, clock_next_deadline(vm->clock));
 			break;
 		case VCPU_EXIT_SHUTDOWN:
+			if (vm->cfg->no_reboot) {
+				log_info("triple fault: ending (--no-reboot)");
+				vm_request_stop(vm, VM_END_TRIPLE_FAULT, PCVM_EXIT_TRIPLE_FAULT);
+				break;
+			}
 			log_info("triple fault: resetting the machine");
 			vm->reset_requested = true;
 			break;

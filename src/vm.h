@@ -72,6 +72,11 @@ struct vm {
 	struct irq_line isa_irq[16];
 	/* The PCI bus (chipset/pci.h), once the chipset made it. */
 	struct pci_bus *pci;
+	/* Legacy devices other parts reach: the CMOS (boot order, disk
+	 * bytes), COM1 (output tap, typed input), the 8042 (mouse). */
+	struct rtc *rtc;
+	struct uart *com1;
+	struct kbc *kbc;
 	/* Keyboard input from the UI: set by the PS/2 keyboard model. */
 	void (*key_event)(void *opaque, unsigned key, bool down);
 	void *key_opaque;
@@ -82,6 +87,7 @@ struct vm {
 	enum vm_end end;
 	int end_status;
 	bool reset_requested;
+	bool cpu_running;        /* inside cpu->ops->run */
 	bool a20;
 
 	struct vm_hook reset_hooks[VM_MAX_HOOKS];
@@ -129,6 +135,8 @@ int vm_add_cleanup_hook(struct vm *vm, void (*fn)(void *opaque), void *opaque);
 /* fn runs when fd is readable (checked between CPU slices and while the
  * guest sleeps). */
 int vm_watch_fd(struct vm *vm, int fd, void (*fn)(void *opaque), void *opaque);
+/* Stops watching fd (at its end of file); safe to call from its callback. */
+void vm_unwatch_fd(struct vm *vm, int fd);
 
 /* Routes reads and writes of PAM segment seg (0-12) to RAM or to the
  * ROM/PCI side, as the i440FX PAM registers say. */

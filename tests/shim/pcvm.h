@@ -15,6 +15,14 @@ extern "C" {
 #include "vcpu/vcpu.h"
 #include "vcpu/accel.h"
 #include "vcpu/emu/fpu.h"
+#include "vm.h"
+#include "chipset/pic.h"
+#include "chipset/pit.h"
+#include "chipset/rtc.h"
+#include "chipset/kbc.h"
+#include "chipset/uart.h"
+#include "chipset/dma.h"
+#include "chipset/fdc.h"
 }
 
 #endif
