@@ -252,6 +252,27 @@ TEST(KvmGuests, LongMode)
 	EXPECT_EQ("", r.err);
 }
 
+const char expected_irq[] = "irq: ticks with IF clear 0000\n"
+			    "irq: ticks counted 000a\n";
+
+// The machine's PIC and PIT interrupting a guest that sleeps in HLT.
+TEST(KvmGuests, TimerInterruptsWakeAHaltedGuest)
+{
+	REQUIRE_KVM();
+	RunResult r = run_guest("kvm", "accel_irq.bin");
+	EXPECT_EQ(expected_irq, r.out);
+	EXPECT_EQ(43, r.status) << r.err;
+	EXPECT_EQ("", r.err);
+}
+
+TEST(EmuGuests, TimerInterruptsWakeAHaltedGuest)
+{
+	RunResult r = run_guest("emu", "accel_irq.bin");
+	EXPECT_EQ(expected_irq, r.out);
+	EXPECT_EQ(43, r.status) << r.err;
+	EXPECT_EQ("", r.err);
+}
+
 const char expected_pg32[] = "pg32: paging on, 0x400000 holds 600df00d\n";
 
 TEST(KvmGuests, Paging32OrWhyNot)
@@ -299,7 +320,7 @@ TEST(EmuGuests, Paging32)
 TEST(BothBackends, GiveTheSameOutputAndStatus)
 {
 	REQUIRE_KVM();
-	std::vector<const char *> guests{"accel_real.bin", "accel_pm32.bin"};
+	std::vector<const char *> guests{"accel_real.bin", "accel_pm32.bin", "accel_irq.bin"};
 	if (!software_kvm())
 		guests.push_back("accel_pg32.bin");
 	for (const char *guest : guests) {
