@@ -115,7 +115,7 @@ $(BUILD)/unit-tests: $(UNIT_OBJS) $(LIB_OBJS)
 	$(CXX) $(LDFLAGS) -o $@ $^ -lgtest -lgtest_main -lpthread $(LDLIBS)
 
 $(BUILD)/system-tests: $(SYS_OBJS) $(BUILD)/obj/tests/shim/run.o
-	$(CXX) $(LDFLAGS) -o $@ $^ -lgtest -lgtest_main -lpthread
+	$(CXX) $(LDFLAGS) -o $@ $^ -lgtest -lgtest_main -lpthread $(LDLIBS)
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \

@@ -8,6 +8,8 @@
 #include "exitcode.h"
 #include "log.h"
 #include "vcpu/accel.h"
+#include "ui/display.h"
+#include "ui/writefile.h"
 
 #include <argp.h>
 #include <ctype.h>
@@ -38,6 +40,13 @@ enum {
 	OPT_USAGE,
 };
 
+/* Display options (src/ui/display.c). */
+enum {
+	OPT_SCREENSHOT = 0x200,
+	OPT_SCREENSHOT_EVERY,
+	OPT_SCREEN_TEXT,
+};
+
 static const struct argp_option options[] = {
 	{ NULL, 0, NULL, 0, "Machine:", 1 },
 	{ "memory", 'm', "SIZE", 0,
@@ -56,7 +65,8 @@ static const struct argp_option options[] = {
 	  "write-protected if the file is read-only)", 2 },
 	{ NULL, 0, NULL, 0, "Display and I/O:", 3 },
 	{ "display", OPT_DISPLAY, "KIND", 0,
-	  "none, or curses (default: curses on a terminal, none otherwise)", 3 },
+	  "none, or curses (default: curses when standard input and output are a "
+	  "terminal and --serial is not stdio, none otherwise)", 3 },
 	{ "serial", OPT_SERIAL, "WHERE", 0,
 	  "COM1 to stdio, none or file:PATH (default: stdio with --display "
 	  "none, none otherwise)", 3 },
@@ -65,6 +75,15 @@ static const struct argp_option options[] = {
 	{ "debug-exit", OPT_DEBUG_EXIT, "PORT", OPTION_ARG_OPTIONAL,
 	  "I/O port (default 0xf4) whose written value becomes pcvm's exit "
 	  "status", 3 },
+	{ "screenshot", OPT_SCREENSHOT, "FILE", 0,
+	  "Write the screen as PNG to FILE when pcvm ends", 3 },
+	{ "screenshot-every", OPT_SCREENSHOT_EVERY, "SPEC", 0,
+	  "SPEC is SECONDS:PATTERN: write the screen as PNG every SECONDS of guest "
+	  "time to files named by PATTERN with one number, e.g. 2:shots/%04d.png "
+	  "(shot 1 at SECONDS)", 3 },
+	{ "screen-text", OPT_SCREEN_TEXT, "FILE", 0,
+	  "Write the text screen as UTF-8 to FILE when pcvm ends (empty in graphics "
+	  "modes); with --screenshot-every also beside each shot, as .txt", 3 },
 	{ NULL, 0, NULL, 0, "Running:", 4 },
 	{ "timeout", OPT_TIMEOUT, "SECONDS", 0,
 	  "End after this much host time with exit status 3", 4 },
@@ -94,7 +113,7 @@ static const char doc[] =
 	"  4  the guest reset the machine under --no-reboot\n"
 	"  5  the guest's CPU triple-faulted under --no-reboot\n"
 	"  N  the value the guest wrote to the --debug-exit port\n"
-	"  128+N  ended by signal N\n";
+	"  128+N  ended by signal N (Ctrl-A x in the terminal display: 130)\n";
 
 static const char args_doc[] = "[DISK]";
 
@@ -396,6 +415,38 @@ static error_t parse_opt1(int key, char *arg, struct argp_state *state)
 		}
 		return 0;
 	}
+	case OPT_SCREENSHOT:
+	case OPT_SCREEN_TEXT: {
+		const char *why, *opt = key == OPT_SCREENSHOT ? "--screenshot" : "--screen-text";
+		if (ui_check_writable(arg, &why))
+			return usage_error("%s %s: %s; give a file in a writable directory",
+					   opt, arg, why);
+		if (key == OPT_SCREENSHOT)
+			cfg->screenshot = arg;
+		else
+			cfg->screen_text = arg;
+		return 0;
+	}
+	case OPT_SCREENSHOT_EVERY: {
+		char *end;
+		const char *why;
+		errno = 0;
+		double t = strtod(arg, &end);
+		if (errno || end == arg || *end != ':' || !(t >= 0.001) || t > 1e6)
+			return usage_error("--screenshot-every '%s': give SECONDS:PATTERN with "
+					   "SECONDS from 0.001 to 1000000, e.g. 2:shots/%%04d.png", arg);
+		const char *pattern = end + 1;
+		if (display_check_pattern(pattern, &why))
+			return usage_error("--screenshot-every pattern '%s': %s", pattern, why);
+		char first[4096];
+		display_format_shot(pattern, 1, first, sizeof(first));
+		if (ui_check_writable(first, &why))
+			return usage_error("--screenshot-every %s: %s; create the directory or "
+					   "give another pattern", first, why);
+		cfg->shot_every = t;
+		cfg->shot_pattern = pattern;
+		return 0;
+	}
 	case OPT_TIMEOUT: {
 		char *end;
 		errno = 0;
@@ -467,8 +518,30 @@ int cli_parse(int argc, char **argv, struct vm_config *cfg, bool *done)
 		*done = true;
 		return PCVM_EXIT_OK;
 	}
+	/* The terminal display needs the terminal to itself: no serial port or
+	 * debug console on stdio beside it. */
+	bool stdio_taken = cfg->serial == SERIAL_STDIO ||
+			   (cfg->debugcon && !strcmp(cfg->debugcon, "stdio"));
 	if (cfg->display == DISPLAY_AUTO)
-		cfg->display = isatty(STDOUT_FILENO) ? DISPLAY_CURSES : DISPLAY_NONE;
+		cfg->display = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO) && !stdio_taken
+				       ? DISPLAY_CURSES : DISPLAY_NONE;
+	if (cfg->display == DISPLAY_CURSES) {
+		if (cfg->serial == SERIAL_STDIO) {
+			usage_error("--serial stdio: the terminal belongs to --display curses; "
+				    "use --serial file:PATH or --display none");
+			return PCVM_EXIT_USAGE;
+		}
+		if (cfg->debugcon && !strcmp(cfg->debugcon, "stdio")) {
+			usage_error("--debugcon stdio: the terminal belongs to --display curses; "
+				    "use --debugcon file:PATH or --display none");
+			return PCVM_EXIT_USAGE;
+		}
+		if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+			usage_error("--display curses: standard input and output must be a "
+				    "terminal; use --display none");
+			return PCVM_EXIT_USAGE;
+		}
+	}
 	if (cfg->serial == SERIAL_AUTO)
 		cfg->serial = cfg->display == DISPLAY_NONE ? SERIAL_STDIO : SERIAL_NONE;
 	if (cfg->bios && check_input_file("--bios", cfg->bios, false))

@@ -39,6 +39,11 @@ struct vm_config {
 	const char *fda;       /* floppy image for drive A, or NULL */
 	bool no_reboot;        /* a guest reset ends pcvm (exit status 4 or 5) */
 	int verbosity;         /* -1 quiet, 0 normal, 1.. verbose */
+	/* Display (src/ui/display.c) */
+	const char *screenshot;       /* PNG written when pcvm ends, or NULL */
+	const char *screen_text;      /* text screen written when pcvm ends */
+	double shot_every;            /* seconds of virtual time; 0: none */
+	const char *shot_pattern;     /* printf pattern with one integer */
 };
 
 #define CFG_DEFAULT_MEM (128ull << 20)

@@ -3,6 +3,8 @@
  */
 #include "pc.h"
 #include "debugport.h"
+#include "vga.h"
+#include "../ui/display.h"
 #include "dma.h"
 #include "fdc.h"
 #include "kbc.h"
@@ -138,5 +140,11 @@ int pc_create(struct vm *vm)
 	if (vm->cfg->debug_exit_port >= 0 &&
 	    (err = debugexit_create(vm, (uint16_t)vm->cfg->debug_exit_port)))
 		return err;
+	/* ---- VGA adapter and what the user sees of it (vga branch) ---- */
+	struct vga *vga;
+	if ((err = vga_create(vm, VGA_ROM_PATH, &vga)) ||
+	    (err = display_create(vm, vga, NULL)))
+		return err;
+	/* ---- end VGA ---- */
 	return 0;
 }

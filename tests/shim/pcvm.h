@@ -16,6 +16,7 @@ extern "C" {
 #include "vcpu/accel.h"
 #include "vcpu/emu/fpu.h"
 #include "vm.h"
+#include "chipset/vga.h"
 #include "chipset/pic.h"
 #include "chipset/pit.h"
 #include "chipset/rtc.h"
