@@ -78,7 +78,36 @@ GUESTS := $(GUEST_SRCS:tests/guests/%.asm=$(BUILD)/guests/%.bin)
 DEMO_IMG := $(BUILD)/demo.img
 
 DEB_PACKAGES := gcc g++ make pkg-config libpng-dev libncurses-dev zlib1g-dev \
-	libgtest-dev nasm seabios
+	libgtest-dev nasm seabios qemu-utils clang libclang-rt-14-dev xorriso \
+	gcc-multilib
+
+# ---- Disk image fuzzing (issue 7): libFuzzer targets for the qcow2 and VHD
+# parsers, built with clang and its own sanitizers whatever SANITIZE says.
+# `make test` runs them briefly on tests/fuzz/corpus; `make fuzz` for long.
+FUZZ_CC := clang
+FUZZ_DIR := build/fuzz
+FUZZ_TIME ?= 12
+FUZZ_LONG ?= 600
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Wall \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_SRCS := src/disk/block.c src/disk/raw.c src/disk/qcow2.c src/disk/vhd.c \
+	src/disk/overlay.c src/disk/memdisk.c src/log.c
+FUZZ_TARGETS := $(FUZZ_DIR)/fuzz-qcow2 $(FUZZ_DIR)/fuzz-vhd
+
+$(FUZZ_DIR)/fuzz-%: tests/fuzz/fuzz_image.c $(FUZZ_SRCS) $(wildcard src/disk/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -DFUZZ_FORMAT='"$*"' -o $@ tests/fuzz/fuzz_image.c \
+		$(FUZZ_SRCS) -lz
+
+.PHONY: fuzz
+fuzz: deps
+	$(MAKE) $(FUZZ_TARGETS)
+	tests/fuzz/run.sh $(FUZZ_LONG) $(FUZZ_DIR)
+
+$(BUILD)/bench-disk: tests/bench/bench-disk.c $(LIB_OBJS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# ---- end of disk image block
 
 .PHONY: all deps run test test-run bench install clean guests
 .DEFAULT_GOAL := all
@@ -136,7 +165,7 @@ run: deps
 test: deps
 	$(MAKE) test-run
 
-test-run: $(BUILD)/pcvm $(BUILD)/unit-tests $(BUILD)/system-tests $(BUILD)/cpudiff-tests $(GUESTS)
+test-run: $(BUILD)/pcvm $(BUILD)/unit-tests $(BUILD)/system-tests $(BUILD)/cpudiff-tests $(GUESTS) $(FUZZ_TARGETS)
 	@fail=0; \
 	echo "== unit tests"; \
 	$(BUILD)/unit-tests --gtest_brief=1 || fail=1; \
@@ -145,12 +174,15 @@ test-run: $(BUILD)/pcvm $(BUILD)/unit-tests $(BUILD)/system-tests $(BUILD)/cpudi
 	echo "== system tests (guests and the pcvm binary)"; \
 	PCVM=$(BUILD)/pcvm GUESTS=$(BUILD)/guests TESTDATA=tests/data BUILD=$(BUILD) \
 		$(BUILD)/system-tests --gtest_brief=1 || fail=1; \
+	echo "== fuzzing the qcow2 and VHD parsers ($(FUZZ_TIME) s each)"; \
+	tests/fuzz/run.sh $(FUZZ_TIME) $(FUZZ_DIR) || fail=1; \
 	if [ $$fail = 0 ]; then echo "== all tests passed"; else echo "== TESTS FAILED"; fi; \
 	exit $$fail
 
 bench: deps
-	$(MAKE) all guests
+	$(MAKE) all guests bench-guests
 	@tests/bench/run.sh $(BUILD)
+
 
 install: $(BUILD)/pcvm
 	install -D -m 755 $(BUILD)/pcvm $(DESTDIR)$(PREFIX)/bin/pcvm
@@ -167,5 +199,51 @@ FPU_SEED ?= 1
 .PHONY: fuzz-fpu
 fuzz-fpu: $(BUILD)/unit-tests
 	PCVM_FPU_FUZZ=$(FPU_FUZZ) PCVM_FPU_SEED=$(FPU_SEED) $(BUILD)/unit-tests --gtest_filter='FpuDiff.*'
+
+# ---- CPU benchmark guests (tests/bench/guests/, run by make bench) ----
+# Each image is stub.asm (firmware entry, switch to protected mode, report)
+# around one payload: an assembly kernel k-NAME.asm, or cbench.c built for
+# the guest with one kernel (BENCH_PART) and its data page-aligned or not
+# (BENCH_ALIGN). Host tools: timerun (times a run) and bench-expect (the
+# checksums the guests must report).
+BENCH := $(BUILD)/bench
+BENCH_ASM := $(patsubst tests/bench/guests/k-%.asm,%,$(wildcard tests/bench/guests/k-*.asm))
+BENCH_C := c-crc32 c-sort c-mix c-mix-shared
+BENCH_IMGS := $(BENCH_ASM:%=$(BENCH)/%.img) $(BENCH_C:%=$(BENCH)/%.img)
+BENCH_GUEST_CFLAGS := -m32 -ffreestanding -nostdlib -O2 -fno-pic -fno-stack-protector \
+	-Wall -Wextra -Werror
+BENCH_ALIGN := 4096
+$(BENCH)/c-crc32.payload: BENCH_PART := 1
+$(BENCH)/c-sort.payload: BENCH_PART := 2
+$(BENCH)/c-mix.payload: BENCH_PART := 3
+$(BENCH)/c-mix-shared.payload: BENCH_PART := 4
+$(BENCH)/c-mix-shared.payload: BENCH_ALIGN := 16
+
+.PHONY: bench-guests
+bench-guests: $(BENCH_IMGS) $(BENCH)/timerun $(BENCH)/bench-expect
+
+$(BENCH)/c-%.payload: tests/bench/guests/cbench.c tests/bench/guests/cbench.ld
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_GUEST_CFLAGS) -DBENCH_PART=$(BENCH_PART) -c -o $(@:.payload=.o) $<
+	$(CC) -m32 -nostdlib -no-pie -static -Wl,--build-id=none -Wl,--no-warn-rwx-segments \
+		-Wl,--defsym=cbench_data_align=$(BENCH_ALIGN) -T tests/bench/guests/cbench.ld \
+		-o $(@:.payload=.elf) $(@:.payload=.o) -lgcc
+	objcopy -O binary $(@:.payload=.elf) $@
+
+$(BENCH)/%.payload: tests/bench/guests/k-%.asm tests/bench/guests/bench.inc
+	@mkdir -p $(dir $@)
+	$(NASM) -f bin -Itests/bench/guests/ -o $@ $<
+
+$(BENCH)/%.img: $(BENCH)/%.payload tests/bench/guests/stub.asm
+	$(NASM) -f bin -Itests/bench/guests/ -DPAYLOAD='"$<"' -o $@ tests/bench/guests/stub.asm
+
+$(BENCH)/timerun: tests/bench/timerun.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -o $@ $<
+
+$(BENCH)/bench-expect: tests/bench/bench-expect.c tests/bench/guests/cbench.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -o $@ $<
+# ---- end of CPU benchmark guests ----
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -28,6 +28,8 @@
 enum {
 	OPT_BIOS = 0x100,
 	OPT_HDA,
+	OPT_DRIVE,
+	OPT_SNAPSHOT,
 	OPT_DISPLAY,
 	OPT_SERIAL,
 	OPT_TIMEOUT,
@@ -38,6 +40,14 @@ enum {
 	OPT_NO_REBOOT,
 	OPT_HELP,
 	OPT_USAGE,
+	OPT_HDB,
+	OPT_HDC,
+	OPT_HDD,
+	OPT_CDROM,
+	OPT_BOOT,
+	OPT_KERNEL,
+	OPT_INITRD,
+	OPT_APPEND,
 };
 
 /* Display options (src/ui/display.c). */
@@ -60,6 +70,32 @@ static const struct argp_option options[] = {
 	{ NULL, 0, NULL, 0, "Disks:", 2 },
 	{ "hda", OPT_HDA, "FILE", 0,
 	  "First IDE hard disk (also: a bare FILE argument)", 2 },
+	{ "drive", OPT_DRIVE, "SPEC", 0,
+	  "A disk or CD-ROM from sub-options: file=FILE (required), "
+	  "format=raw|qcow2|vhd (default: probed from the content), "
+	  "media=disk|cdrom, if=ide, index=0-3 (IDE position; default: the "
+	  "first free one), snapshot=on|off, readonly=on|off, "
+	  "cache=writeback|none|unsafe (default writeback: guest flushes reach "
+	  "the host disk; none: also bypass the host page cache; unsafe: "
+	  "ignore guest flushes)", 2 },
+	{ "snapshot", OPT_SNAPSHOT, NULL, 0,
+	  "Guest writes go to temporary overlays that vanish at exit; the "
+	  "image files are only read", 2 },
+	{ "hdb", OPT_HDB, "FILE", 0, "IDE primary slave hard disk", 2 },
+	{ "hdc", OPT_HDC, "FILE", 0,
+	  "IDE secondary master hard disk (instead of the CD-ROM drive)", 2 },
+	{ "hdd", OPT_HDD, "FILE", 0, "IDE secondary slave hard disk", 2 },
+	{ "cdrom", OPT_CDROM, "FILE", 0,
+	  "CD/DVD image (ISO) in the CD-ROM drive, the IDE secondary master; "
+	  "read-only", 2 },
+	{ NULL, 0, NULL, 0, "Boot:", 5 },
+	{ "boot", OPT_BOOT, "ORDER", 0,
+	  "Boot device order: letters a (floppy), c (first hard disk), d (CD-ROM); "
+	  "default cad", 5 },
+	{ "kernel", OPT_KERNEL, "FILE", 0,
+	  "Boot this Linux bzImage directly, without firmware", 5 },
+	{ "initrd", OPT_INITRD, "FILE", 0, "Initial ramdisk for --kernel", 5 },
+	{ "append", OPT_APPEND, "TEXT", 0, "Kernel command line for --kernel", 5 },
 	{ "fda", OPT_FDA, "FILE", 0,
 	  "Floppy disk image for drive A (720 KB, 1.2 MB, 1.44 MB or 2.88 MB; "
 	  "write-protected if the file is read-only)", 2 },
@@ -121,6 +157,7 @@ struct parse_state {
 	struct vm_config *cfg;
 	bool done;
 	bool reported; /* a usage error was already printed */
+	bool snapshot; /* --snapshot: every drive gets snapshot=on */
 	const struct argp *argp;
 };
 
@@ -199,22 +236,145 @@ static int check_input_file(const char *opt, const char *path, bool want_write)
 	return 0;
 }
 
-static int add_drive(struct vm_config *cfg, const char *opt, const char *file,
-		     int index)
+static int add_drive(struct vm_config *cfg, const char *opt, struct drive_config d)
 {
+	if (d.index < 0)
+		for (d.index = 0; d.index < CFG_MAX_DRIVES; d.index++) {
+			bool taken = false;
+			for (int i = 0; i < cfg->ndrives; i++)
+				taken |= cfg->drives[i].index == d.index;
+			if (!taken)
+				break;
+		}
 	for (int i = 0; i < cfg->ndrives; i++)
-		if (cfg->drives[i].index == index)
+		if (cfg->drives[i].index == d.index)
 			return usage_error("%s: IDE position %d is already taken by %s; "
-					   "give each disk once", opt, index,
+					   "give each disk once", opt, d.index,
 					   cfg->drives[i].file);
-	if (cfg->ndrives == CFG_MAX_DRIVES)
+	if (cfg->ndrives == CFG_MAX_DRIVES || d.index >= CFG_MAX_DRIVES)
 		return usage_error("%s: too many drives (at most %d)", opt, CFG_MAX_DRIVES);
-	int err = check_input_file(opt, file, true);
+	int err = check_input_file(opt, d.file, !d.readonly && !d.snapshot);
 	if (err)
 		return err;
-	cfg->drives[cfg->ndrives++] = (struct drive_config){
-		.file = file, .media = DRIVE_DISK, .index = index,
-	};
+	cfg->drives[cfg->ndrives++] = d;
+	return 0;
+}
+
+static int on_off(const char *key, const char *val, bool *out)
+{
+	if (!strcmp(val, "on"))
+		*out = true;
+	else if (!strcmp(val, "off"))
+		*out = false;
+	else
+		return usage_error("--drive: %s=%s: use %s=on or %s=off", key, val, key, key);
+	return 0;
+}
+
+/* --drive file=F,format=...,media=...,if=ide,index=N,snapshot=..,readonly=..,cache=..
+ * The values stay in argv, which getsubopt cuts into pieces. */
+static int parse_drive(struct vm_config *cfg, char *spec)
+{
+	enum { D_FILE, D_FORMAT, D_MEDIA, D_IF, D_INDEX, D_SNAPSHOT, D_READONLY, D_CACHE };
+	char *const keys[] = { "file", "format", "media", "if", "index", "snapshot",
+			       "readonly", "cache", NULL };
+	struct drive_config d = { .media = DRIVE_DISK, .index = -1 };
+	bool ro_set = false;
+	if (!*spec)
+		return usage_error("--drive: empty; give at least file=FILE");
+	while (*spec) {
+		char *val, *start = spec;
+		int k = getsubopt(&spec, keys, &val);
+		if (k < 0)
+			return usage_error("--drive: unknown sub-option '%.*s'; use file, format, "
+					   "media, if, index, snapshot, readonly or cache",
+					   (int)strcspn(start, "="), start);
+		if (!val || (!*val && k != D_FILE))
+			return usage_error("--drive: sub-option '%s' needs a value (%s=...)",
+					   keys[k], keys[k]);
+		int err = 0;
+		switch (k) {
+		case D_FILE:
+			d.file = val;
+			break;
+		case D_FORMAT:
+			if (strcmp(val, "raw") && strcmp(val, "qcow2") && strcmp(val, "vhd"))
+				return usage_error("--drive: format=%s: use raw, qcow2 or vhd", val);
+			d.format = val;
+			break;
+		case D_MEDIA:
+			if (!strcmp(val, "disk"))
+				d.media = DRIVE_DISK;
+			else if (!strcmp(val, "cdrom"))
+				d.media = DRIVE_CDROM;
+			else
+				return usage_error("--drive: media=%s: use disk or cdrom", val);
+			break;
+		case D_IF:
+			if (strcmp(val, "ide"))
+				return usage_error("--drive: if=%s: only if=ide is available", val);
+			break;
+		case D_INDEX: {
+			char *end;
+			long i = strtol(val, &end, 10);
+			if (*end || end == val || i < 0 || i > 3)
+				return usage_error("--drive: index=%s: give an IDE position from 0 "
+						   "to 3 (0-1 primary, 2-3 secondary)", val);
+			d.index = (int)i;
+			break;
+		}
+		case D_SNAPSHOT:
+			err = on_off("snapshot", val, &d.snapshot);
+			break;
+		case D_READONLY:
+			err = on_off("readonly", val, &d.readonly);
+			ro_set = true;
+			break;
+		case D_CACHE:
+			if (!strcmp(val, "writeback"))
+				d.cache = BLOCK_CACHE_WRITEBACK;
+			else if (!strcmp(val, "none"))
+				d.cache = BLOCK_CACHE_NONE;
+			else if (!strcmp(val, "unsafe"))
+				d.cache = BLOCK_CACHE_UNSAFE;
+			else
+				return usage_error("--drive: cache=%s: use writeback, none or unsafe", val);
+			break;
+		}
+		if (err)
+			return err;
+	}
+	if (!d.file)
+		return usage_error("--drive: file=FILE is missing; name the image");
+	if (d.media == DRIVE_CDROM) {
+		if (ro_set && !d.readonly)
+			return usage_error("--drive %s: a CD-ROM is read-only; leave out "
+					   "readonly=off", d.file);
+		d.readonly = true;
+	}
+	return add_drive(cfg, "--drive", d);
+}
+
+/* The CD-ROM drive at IDE position 2: read-only media. */
+static int add_cdrom(struct vm_config *cfg, const char *file)
+{
+	return add_drive(cfg, "--cdrom", (struct drive_config){
+		.file = file, .media = DRIVE_CDROM, .index = 2, .readonly = true,
+	});
+}
+
+static int check_boot_order(const char *order)
+{
+	if (!*order)
+		return usage_error("--boot: empty order; give letters a, c or d (e.g. dc)");
+	for (const char *c = order; *c; c++) {
+		if (!strchr("acd", *c))
+			return usage_error("--boot %s: unknown device '%c'; use a (floppy), "
+					   "c (hard disk) or d (CD-ROM)", order, *c);
+		if (strchr(c + 1, *c))
+			return usage_error("--boot %s: device '%c' given twice; give each "
+					   "once", order, *c);
+	}
 	return 0;
 }
 
@@ -362,7 +522,32 @@ static error_t parse_opt1(int key, char *arg, struct argp_state *state)
 		cfg->bios = arg;
 		return 0;
 	case OPT_HDA:
-		return add_drive(cfg, "--hda", arg, 0);
+		return add_drive(cfg, "--hda", (struct drive_config){ .file = arg, .index = 0 });
+	case OPT_DRIVE:
+		return parse_drive(cfg, arg);
+	case OPT_SNAPSHOT:
+		ps->snapshot = true;
+		return 0;
+	case OPT_HDB:
+		return add_drive(cfg, "--hdb", (struct drive_config){ .file = arg, .index = 1 });
+	case OPT_HDC:
+		return add_drive(cfg, "--hdc", (struct drive_config){ .file = arg, .index = 2 });
+	case OPT_HDD:
+		return add_drive(cfg, "--hdd", (struct drive_config){ .file = arg, .index = 3 });
+	case OPT_CDROM:
+		return add_cdrom(cfg, arg);
+	case OPT_BOOT:
+		cfg->boot_order = arg;
+		return check_boot_order(arg);
+	case OPT_KERNEL:
+		cfg->kernel = arg;
+		return check_input_file("--kernel", arg, false);
+	case OPT_INITRD:
+		cfg->initrd = arg;
+		return check_input_file("--initrd", arg, false);
+	case OPT_APPEND:
+		cfg->append = arg;
+		return 0;
 	case OPT_FDA:
 		if (cfg->fda)
 			return usage_error("--fda: drive A already has %s; give one floppy "
@@ -481,7 +666,7 @@ static error_t parse_opt1(int key, char *arg, struct argp_state *state)
 			if (cfg->drives[i].index == 0)
 				return usage_error("disk '%s': --hda is already %s; give one "
 						   "first disk", arg, cfg->drives[i].file);
-		return add_drive(cfg, "disk", arg, 0);
+		return add_drive(cfg, "disk", (struct drive_config){ .file = arg, .index = 0 });
 	case ARGP_KEY_ERROR:
 		return 0;
 	default:
@@ -518,6 +703,8 @@ int cli_parse(int argc, char **argv, struct vm_config *cfg, bool *done)
 		*done = true;
 		return PCVM_EXIT_OK;
 	}
+	for (int i = 0; ps.snapshot && i < cfg->ndrives; i++)
+		cfg->drives[i].snapshot = true;
 	/* The terminal display needs the terminal to itself: no serial port or
 	 * debug console on stdio beside it. */
 	bool stdio_taken = cfg->serial == SERIAL_STDIO ||
@@ -546,6 +733,11 @@ int cli_parse(int argc, char **argv, struct vm_config *cfg, bool *done)
 		cfg->serial = cfg->display == DISPLAY_NONE ? SERIAL_STDIO : SERIAL_NONE;
 	if (cfg->bios && check_input_file("--bios", cfg->bios, false))
 		return PCVM_EXIT_USAGE;
+	if ((cfg->initrd || cfg->append) && !cfg->kernel) {
+		usage_error("%s needs --kernel; give the kernel to boot",
+			    cfg->initrd ? "--initrd" : "--append");
+		return PCVM_EXIT_USAGE;
+	}
 	if (cfg->verbosity < 0)
 		log_set_level(LOG_ERROR);
 	else

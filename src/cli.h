@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "disk/block.h"
+
 enum accel_kind { ACCEL_AUTO, ACCEL_KVM, ACCEL_EMU };
 enum display_kind { DISPLAY_AUTO, DISPLAY_NONE, DISPLAY_CURSES };
 enum serial_kind { SERIAL_AUTO, SERIAL_NONE, SERIAL_STDIO, SERIAL_FILE };
@@ -19,7 +21,9 @@ struct drive_config {
 	const char *format;    /* NULL: probed from the content */
 	enum drive_media media;
 	int index;             /* IDE position 0-3 (hda-hdd) */
-	bool readonly;
+	bool readonly;         /* the guest may not write (always for CD-ROMs) */
+	bool snapshot;         /* guest writes go to a temporary overlay */
+	enum block_cache cache;
 };
 
 #define CFG_MAX_DRIVES 4
@@ -36,6 +40,10 @@ struct vm_config {
 	double timeout;        /* seconds of host time; 0: none */
 	const char *debugcon;  /* NULL: dropped; "stdio", "stderr" or a path */
 	int debug_exit_port;   /* -1: none */
+	const char *boot_order; /* --boot: letters a, c, d; NULL: "cad" */
+	const char *kernel;    /* --kernel: direct Linux boot */
+	const char *initrd;
+	const char *append;
 	const char *fda;       /* floppy image for drive A, or NULL */
 	bool no_reboot;        /* a guest reset ends pcvm (exit status 4 or 5) */
 	int verbosity;         /* -1 quiet, 0 normal, 1.. verbose */

@@ -3,14 +3,18 @@
  * and turn how it ended into the exit status (see exitcode.h).
  */
 #include "cli.h"
+#include "disk/img.h"
 #include "exitcode.h"
 #include "log.h"
 #include "vm.h"
 
 #include <errno.h>
+#include <string.h>
 
 int main(int argc, char **argv)
 {
+	if (argc > 1 && !strcmp(argv[1], "img"))
+		return img_main(argc - 1, argv + 1);
 	struct vm_config cfg;
 	bool done;
 	int status = cli_parse(argc, argv, &cfg, &done);

@@ -70,6 +70,9 @@ struct vm {
 	bool intr_level;
 	/* ISA IRQ lines 0-15, wired to the PIC by the chipset. */
 	struct irq_line isa_irq[16];
+	/* The VGA adapter and the display (chipset/vga.h, ui/display.h). */
+	struct vga *vga;
+	struct display *display;
 	/* The PCI bus (chipset/pci.h), once the chipset made it. */
 	struct pci_bus *pci;
 	/* Legacy devices other parts reach: the CMOS (boot order, disk

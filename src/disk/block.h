@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define BLOCK_SECTOR 512u
 
@@ -48,5 +49,55 @@ const char *block_format(const struct block *b);
 const char *block_name(const struct block *b);
 /* Flushes and closes; leaves the image consistent. */
 int block_close(struct block *b);
+
+/* ---- Image management (pcvm img, tests). ---- */
+
+/* 1 if [offset, offset+len) is known to read as zeros (unallocated with no
+ * backing data, a zero cluster, a hole), 0 if it may hold data; *run gets
+ * how many bytes from offset (at least 1, at most len) share that answer.
+ * Negative errno on error. */
+int block_zero_run(struct block *b, uint64_t offset, uint64_t len, uint64_t *run);
+/* The image this one reads unwritten areas from, or NULL. */
+struct block *block_backing(const struct block *b);
+
+struct block_info {
+	const char *format;        /* "raw", "qcow2", "vhd", "memory" */
+	uint64_t virtual_size;
+	uint64_t disk_usage;       /* bytes the file occupies on the host */
+	uint32_t cluster_size;     /* qcow2 cluster or VHD block; 0 if none */
+	int version;               /* qcow2: 2 or 3; 0 otherwise */
+	const char *subformat;     /* vhd: "fixed", "dynamic", "differencing" */
+	bool dirty, corrupt;       /* qcow2 header bits */
+	int snapshots;             /* qcow2 internal snapshots */
+	char backing_file[1024];   /* as recorded in the image; "" if none */
+	char backing_format[16];   /* as recorded; "" if to be probed */
+};
+int block_get_info(struct block *b, struct block_info *info);
+
+struct block_check {
+	uint64_t corruptions;      /* metadata that is wrong (data at risk) */
+	uint64_t leaks;            /* space marked used that nothing uses */
+	uint64_t repaired;         /* problems fixed by a repairing check */
+	uint64_t check_errors;     /* could not be checked (I/O errors) */
+};
+/* Checks metadata consistency, describing each problem as one line on
+ * out; with repair (image opened writable), fixes leaks and refcounts.
+ * Formats without metadata (raw) have nothing to find. */
+int block_check(struct block *b, struct block_check *res, bool repair, FILE *out);
+
+struct block_create_opts {
+	const char *format;        /* "raw", "qcow2" or "vhd" */
+	uint64_t size;             /* 0 with a backing file: the backing file's */
+	const char *backing;       /* recorded as given; relative to the new file */
+	const char *backing_format;/* NULL: probed when opened */
+	uint32_t cluster_size;     /* qcow2; 0: 64 KiB */
+	int qcow2_version;         /* 2 or 3; 0: 3 */
+	bool vhd_fixed;            /* vhd: fixed instead of dynamic */
+	uint32_t vhd_block_size;   /* vhd dynamic; 0: 2 MiB */
+	uint64_t final_size;       /* out: the size made (VHD rounds up to CHS) */
+};
+/* Creates (or truncates and rewrites) an empty image. Checks every option,
+ * and the backing file, before touching path. */
+int block_create(const char *path, struct block_create_opts *o);
 
 #endif

@@ -25,9 +25,10 @@ static int md_write(struct block *b, uint64_t offset, const void *buf, size_t le
 	return 0;
 }
 
-static int md_flush(struct block *b)
+static int md_flush(struct block *b, bool sync)
 {
 	(void)b;
+	(void)sync;
 	return 0;
 }
 

@@ -24,6 +24,14 @@ extern "C" {
 #include "chipset/uart.h"
 #include "chipset/dma.h"
 #include "chipset/fdc.h"
+#include "chipset/pci.h"
+#include "chipset/i440fx.h"
+#include "chipset/piix.h"
+#include "chipset/ide.h"
+#include "chipset/acpi.h"
+#include "chipset/fwcfg.h"
+#include "chipset/pc.h"
+#include "linuxboot.h"
 }
 
 #endif

@@ -20,8 +20,12 @@
 
 /* ---------------- code pages ---------------- */
 
+/* A physical page that traces were decoded from. chunks has a bit per
+ * 64-byte piece that some trace's bytes cover, so a store next to code (as
+ * firmware keeps its variables) costs a bitmap test, not the page's traces. */
 struct code_page {
 	uint32_t page;
+	uint64_t chunks;
 	struct trace *traces;
 	struct code_page *next;
 };
@@ -43,7 +47,14 @@ bool emu_page_has_code(struct emu_cpu *c, uint32_t page)
 	return code_page_find(c, page) != NULL;
 }
 
-/* A page now holds code: TLB entries may no longer write it directly. */
+/* Bits of the 64-byte chunks that [off, off+len) of a page touches. */
+static uint64_t chunk_mask(uint32_t off, uint32_t len)
+{
+	uint32_t first = off >> 6, last = (off + len - 1) >> 6;
+	uint64_t hi = last >= 63 ? ~0ull : (2ull << last) - 1;
+	return hi & ~((1ull << first) - 1);
+}
+
 static struct code_page *code_page_add(struct emu_cpu *c, uint32_t page)
 {
 	struct code_page *p = code_page_find(c, page);
@@ -56,12 +67,7 @@ static struct code_page *code_page_add(struct emu_cpu *c, uint32_t page)
 	struct code_page *head = &c->code_pages[code_bucket(page)];
 	p->next = head->next;
 	head->next = p;
-	for (unsigned k = 0; k < TLB_SIZE; k++) {
-		if (c->tlb_sup[k].phys == page)
-			c->tlb_sup[k].tag_w = TLB_INVALID;
-		if (c->tlb_user[k].phys == page)
-			c->tlb_user[k].tag_w = TLB_INVALID;
-	}
+	mmu_mark_code_page(c, page, true);
 	return p;
 }
 
@@ -86,33 +92,50 @@ static void abort_current_trace(struct emu_cpu *c)
 		t->insn[k].h = c->smc_exit_handler;
 }
 
-static void drop_page(struct emu_cpu *c, uint32_t page)
+static void free_code_page(struct emu_cpu *c, struct code_page *cp)
 {
-	struct code_page *head = &c->code_pages[code_bucket(page)];
-	for (struct code_page **pp = &head->next; *pp; pp = &(*pp)->next) {
-		struct code_page *p = *pp;
-		if (p->page != page)
-			continue;
-		for (struct trace *t = p->traces; t; t = t->pnext) {
+	struct code_page **pp = &c->code_pages[code_bucket(cp->page)].next;
+	while (*pp != cp)
+		pp = &(*pp)->next;
+	*pp = cp->next;
+	mmu_mark_code_page(c, cp->page, false);
+	free(cp);
+}
+
+/* Drops the traces of page cp made from any byte of [off, off+len). */
+static void drop_range(struct emu_cpu *c, struct code_page *cp, uint32_t off, uint32_t len)
+{
+	uint64_t keep = 0;
+	struct trace **pp = &cp->traces;
+	while (*pp) {
+		struct trace *t = *pp;
+		uint32_t toff = (uint32_t)(t->key >> 1) & 0xfff;
+		if (toff < off + len && off < toff + t->nbytes) {
 			if (t == c->cur_trace)
 				abort_current_trace(c);
 			unlink_trace(c, t);
+			*pp = t->pnext;
+			c->stat_smc++;
+		} else {
+			keep |= chunk_mask(toff, t->nbytes);
+			pp = &t->pnext;
 		}
-		*pp = p->next;
-		free(p);
-		c->stat_smc++;
-		return;
 	}
+	cp->chunks = keep;
+	if (!cp->traces)
+		free_code_page(c, cp);
 }
 
-void emu_code_write(struct emu_cpu *c, uint32_t phys, unsigned len)
+void emu_code_write(struct emu_cpu *c, uint32_t phys, uint32_t len)
 {
-	uint32_t first = phys & ~0xfffu, last = (phys + len - 1) & ~0xfffu;
-	for (uint32_t p = first;; p += 0x1000) {
-		if (code_page_find(c, p))
-			drop_page(c, p);
-		if (p == last)
-			break;
+	while (len) {
+		uint32_t off = phys & 0xfff;
+		uint32_t n = 0x1000 - off < len ? 0x1000 - off : len;
+		struct code_page *cp = code_page_find(c, phys & ~0xfffu);
+		if (cp && (cp->chunks & chunk_mask(off, n)))
+			drop_range(c, cp, off, n);
+		phys += n;
+		len -= n;
 	}
 }
 
@@ -123,12 +146,7 @@ static void dma_write_hook(void *opaque, uint64_t addr, uint64_t len)
 		return;
 	if (len > 0x100000000ull - addr)
 		len = 0x100000000ull - addr;
-	/* large writes: walk only pages that hold code */
-	uint32_t first = (uint32_t)addr & ~0xfffu;
-	uint64_t end = addr + len;
-	for (uint64_t p = first; p < end; p += 0x1000)
-		if (code_page_find(c, (uint32_t)p))
-			drop_page(c, (uint32_t)p);
+	emu_code_write(c, (uint32_t)addr, (uint32_t)len);
 }
 
 void emu_flush_traces(struct emu_cpu *c)
@@ -291,6 +309,7 @@ static struct trace *build_trace(struct emu_cpu *c, uint32_t lin, uint32_t phys,
 		return NULL;
 	t->pnext = p->traces;
 	p->traces = t;
+	p->chunks |= chunk_mask(phys & 0xfff, off);
 	unsigned h = trace_hash(key);
 	t->hnext = c->hash[h];
 	c->hash[h] = t;
@@ -367,8 +386,8 @@ struct trace *emu_trace_for_eip(struct emu_cpu *c)
 		return t;
 	}
 	uint32_t phys;
-	const struct tlb_entry *e = &c->tlb[(lin >> 12) & TLB_MASK];
-	if (likely(e->tag_r == (lin & ~0xfffu))) {
+	const struct tlb_entry *e = &c->tlb_r[(lin >> 12) & TLB_MASK];
+	if (likely(e->tag == (lin & ~0xfffu))) {
 		phys = e->phys | (lin & 0xfff);
 	} else {
 		int err;

@@ -107,19 +107,23 @@ enum lf_op {
 	LF_SHL, LF_SHR, LF_SAR, LF_ROL, LF_ROR, LF_MUL, LF_SHLD, LF_SHRD,
 };
 
-/* TLB: direct-mapped, indexed by linear page number. Tags are page
- * addresses; TLB_INVALID never matches because it is not page aligned. */
+/* TLB: direct-mapped, indexed by linear page number, with separate arrays
+ * for reads and writes (so a copy between two buffers whose pages share an
+ * index does not thrash) and for user and supervisor accesses. Tags are
+ * page addresses; TLB_INVALID never matches because it is not page aligned.
+ * A write entry of a page holding decoded code carries TLB_CODE: it fails
+ * the inline compare and the slow path checks whether the bytes written
+ * hold code before storing. */
 #define TLB_BITS 10
 #define TLB_SIZE (1u << TLB_BITS)
 #define TLB_MASK (TLB_SIZE - 1)
 #define TLB_INVALID 1u
+#define TLB_CODE 2u
 
 struct tlb_entry {
-	uint32_t tag_r;
-	uint32_t tag_w;
-	uintptr_t add_r;   /* host = lin + add_r */
-	uintptr_t add_w;
+	uint32_t tag;
 	uint32_t phys;     /* physical page of the entry */
+	uintptr_t add;     /* host = lin + add */
 	uint32_t global;   /* mapping from a global page (CR4.PGE) */
 };
 
@@ -164,11 +168,12 @@ struct emu_cpu {
 	struct fpu fpu;
 	uint32_t mxcsr;            /* kept for FXSAVE/FXRSTOR (no SSE yet) */
 
-	/* TLBs: one for supervisor, one for user accesses; tlb points to the one
-	 * of the current privilege level. */
-	struct tlb_entry *tlb;
-	struct tlb_entry tlb_sup[TLB_SIZE];
-	struct tlb_entry tlb_user[TLB_SIZE];
+	/* TLBs by [user][write]; tlb_r/tlb_w are those of the current
+	 * privilege level. */
+	struct tlb_entry *tlb_r, *tlb_w;
+	struct tlb_entry tlbs[2][2][TLB_SIZE];
+	const struct mem_region *last_region; /* tlb_fill's lookup cache */
+	uint64_t last_region_gen;
 	uint32_t a20_mask;
 	uint64_t mem_generation;
 
@@ -288,6 +293,11 @@ static inline int emu_exc(struct emu_cpu *c, int vec, uint32_t err, bool has_err
 /* ---- memory (mmu.c for slow paths) ---- */
 
 int mmu_read_slow(struct emu_cpu *c, uint32_t lin, unsigned size, uint32_t *val);
+/* Fills the TLB entry for an access at lin; 0, or -1 with the fault
+ * recorded. */
+int mmu_fill(struct emu_cpu *c, uint32_t lin, bool write);
+/* A write-TLB entry of a code page was marked or unmarked. */
+void mmu_mark_code_page(struct emu_cpu *c, uint32_t phys_page, bool code);
 int mmu_write_slow(struct emu_cpu *c, uint32_t lin, unsigned size, uint32_t val);
 int seg_check_slow(struct emu_cpu *c, int s, uint32_t off, unsigned size, bool write);
 void mmu_flush_tlb(struct emu_cpu *c, bool include_global);
@@ -316,9 +326,9 @@ static inline int rd##bits(struct emu_cpu *c, int s, uint32_t off, type *v)     
 			return -1;                                               \
 	}                                                                        \
 	uint32_t lin = c->seg[s].base + off;                                     \
-	const struct tlb_entry *e = &c->tlb[(lin >> 12) & TLB_MASK];            \
-	if (likely(e->tag_r == ((lin + (bits / 8 - 1)) & ~0xfffu))) {           \
-		memcpy(v, (const void *)(e->add_r + lin), bits / 8);             \
+	const struct tlb_entry *e = &c->tlb_r[(lin >> 12) & TLB_MASK];          \
+	if (likely(e->tag == ((lin + (bits / 8 - 1)) & ~0xfffu))) {             \
+		memcpy(v, (const void *)(e->add + lin), bits / 8);               \
 		return 0;                                                        \
 	}                                                                        \
 	uint32_t t = 0;                                                          \
@@ -333,9 +343,9 @@ static inline int wr##bits(struct emu_cpu *c, int s, uint32_t off, type v)      
 			return -1;                                               \
 	}                                                                        \
 	uint32_t lin = c->seg[s].base + off;                                     \
-	const struct tlb_entry *e = &c->tlb[(lin >> 12) & TLB_MASK];            \
-	if (likely(e->tag_w == ((lin + (bits / 8 - 1)) & ~0xfffu))) {           \
-		memcpy((void *)(e->add_w + lin), &v, bits / 8);                  \
+	const struct tlb_entry *e = &c->tlb_w[(lin >> 12) & TLB_MASK];          \
+	if (likely(e->tag == ((lin + (bits / 8 - 1)) & ~0xfffu))) {             \
+		memcpy((void *)(e->add + lin), &v, bits / 8);                    \
 		return 0;                                                        \
 	}                                                                        \
 	return mmu_write_slow(c, lin, bits / 8, v);                              \
@@ -435,7 +445,7 @@ void emu_deliver_exception(struct emu_cpu *c);
 
 /* ---- traces (emu.c) ---- */
 void emu_flush_traces(struct emu_cpu *c);
-void emu_code_write(struct emu_cpu *c, uint32_t phys, unsigned len);
+void emu_code_write(struct emu_cpu *c, uint32_t phys, uint32_t len);
 bool emu_page_has_code(struct emu_cpu *c, uint32_t phys_page);
 
 /* ---- the interpreter (exec.c) ---- */

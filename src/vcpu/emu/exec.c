@@ -372,8 +372,8 @@ next_trace:
 	if (likely(!(c->stepping | c->flush_pending | c->intr_shadow | c->intr_line |
 		     c->nmi_pending | c->log_traces) && !(c->eflags & F_TF))) {
 		uint32_t lin = c->seg[SEG_CS].base + c->eip;
-		const struct tlb_entry *e = &c->tlb[(lin >> 12) & TLB_MASK];
-		if (likely(e->tag_r == (lin & ~0xfffu))) {
+		const struct tlb_entry *e = &c->tlb_r[(lin >> 12) & TLB_MASK];
+		if (likely(e->tag == (lin & ~0xfffu))) {
 			uint64_t key = ((uint64_t)(e->phys | (lin & 0xfff)) << 1) | c->code32;
 			t = c->hash[trace_hash(key)];
 			while (t && t->key != key)

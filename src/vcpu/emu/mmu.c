@@ -49,9 +49,8 @@ void mmu_phys_write32(struct emu_cpu *c, uint32_t pa, uint32_t v)
 	pa &= c->a20_mask;
 	uint8_t *p = ram_ptr(c, pa, 4);
 	if (p) {
+		emu_code_write(c, pa, 4);
 		memcpy(p, &v, 4);
-		if (emu_page_has_code(c, pa & ~0xfffu))
-			emu_code_write(c, pa, 4);
 		return;
 	}
 	mem_write(c->vm->mem, pa, v, 4);
@@ -131,7 +130,22 @@ int mmu_translate(struct emu_cpu *c, uint32_t lin, bool write, bool user, bool f
 	return 0;
 }
 
-/* Fills the current TLB's entry for lin after a walk for the given access. */
+/* The region holding a physical page, with a one-entry cache (the same
+ * RAM region serves nearly every fill). */
+static const struct mem_region *page_region(struct emu_cpu *c, uint32_t page)
+{
+	const struct mem_region *r = c->last_region;
+	uint64_t gen = mem_generation(c->vm->mem);
+	if (r && c->last_region_gen == gen && r->base <= page && page - r->base < r->size)
+		return r;
+	r = mem_find(c->vm->mem, page);
+	c->last_region = r;
+	c->last_region_gen = gen;
+	return r;
+}
+
+/* Fills the current TLB's read or write entry for lin after a walk for
+ * that access. */
 static int tlb_fill(struct emu_cpu *c, uint32_t lin, bool write, uint32_t *phys_out)
 {
 	bool user = is_user_access(c);
@@ -146,42 +160,59 @@ static int tlb_fill(struct emu_cpu *c, uint32_t lin, bool write, uint32_t *phys_
 	phys &= c->a20_mask;
 	*phys_out = phys;
 	uint32_t page = phys & ~0xfffu, lpage = lin & ~0xfffu;
-	struct tlb_entry *e = &c->tlb[(lin >> 12) & TLB_MASK];
-	e->tag_r = TLB_INVALID;
-	e->tag_w = TLB_INVALID;
+	struct tlb_entry *e = &(write ? c->tlb_w : c->tlb_r)[(lin >> 12) & TLB_MASK];
+	e->tag = TLB_INVALID;
 	e->phys = page;
 	e->global = global;
-	const struct mem_region *r = mem_find(c->vm->mem, page);
+	const struct mem_region *r = page_region(c, page);
 	if (!r || r->base > page || page - r->base > r->size - 0x1000)
 		return 0; /* not a whole page of one region: slow path only */
-	if (r->rd) {
-		e->add_r = (uintptr_t)(r->rd + (page - r->base)) - lpage;
-		e->tag_r = lpage;
-	}
-	if (r->wr && writable && !emu_page_has_code(c, page)) {
-		e->add_w = (uintptr_t)(r->wr + (page - r->base)) - lpage;
-		e->tag_w = lpage;
+	if (!write) {
+		if (r->rd) {
+			e->add = (uintptr_t)(r->rd + (page - r->base)) - lpage;
+			e->tag = lpage;
+		}
+	} else if (r->wr && writable) {
+		e->add = (uintptr_t)(r->wr + (page - r->base)) - lpage;
+		e->tag = lpage | (emu_page_has_code(c, page) ? TLB_CODE : 0);
 	}
 	return 0;
+}
+
+int mmu_fill(struct emu_cpu *c, uint32_t lin, bool write)
+{
+	uint32_t phys;
+	return tlb_fill(c, lin, write, &phys);
+}
+
+void mmu_mark_code_page(struct emu_cpu *c, uint32_t page, bool code)
+{
+	for (int u = 0; u < 2; u++) {
+		struct tlb_entry *t = c->tlbs[u][1];
+		for (unsigned k = 0; k < TLB_SIZE; k++) {
+			if (t[k].phys != page || (t[k].tag & TLB_INVALID))
+				continue;
+			t[k].tag = code ? t[k].tag | TLB_CODE : t[k].tag & ~TLB_CODE;
+		}
+	}
 }
 
 void mmu_flush_tlb(struct emu_cpu *c, bool include_global)
 {
 	emu_new_map_gen(c);
-	for (unsigned i = 0; i < TLB_SIZE; i++) {
-		if (include_global || !c->tlb_sup[i].global)
-			c->tlb_sup[i].tag_r = c->tlb_sup[i].tag_w = TLB_INVALID;
-		if (include_global || !c->tlb_user[i].global)
-			c->tlb_user[i].tag_r = c->tlb_user[i].tag_w = TLB_INVALID;
-	}
+	struct tlb_entry *t = &c->tlbs[0][0][0];
+	for (unsigned i = 0; i < 4 * TLB_SIZE; i++)
+		if (include_global || !t[i].global)
+			t[i].tag = TLB_INVALID;
 }
 
 void mmu_flush_page(struct emu_cpu *c, uint32_t lin)
 {
 	emu_new_map_gen(c);
 	unsigned i = (lin >> 12) & TLB_MASK;
-	c->tlb_sup[i].tag_r = c->tlb_sup[i].tag_w = TLB_INVALID;
-	c->tlb_user[i].tag_r = c->tlb_user[i].tag_w = TLB_INVALID;
+	for (int u = 0; u < 2; u++)
+		for (int w = 0; w < 2; w++)
+			c->tlbs[u][w][i].tag = TLB_INVALID;
 }
 
 /* One access within a page, after the fast path missed. */
@@ -190,10 +221,10 @@ static int read_in_page(struct emu_cpu *c, uint32_t lin, unsigned size, uint32_t
 	uint32_t phys;
 	if (tlb_fill(c, lin, false, &phys))
 		return -1;
-	const struct tlb_entry *e = &c->tlb[(lin >> 12) & TLB_MASK];
-	if (e->tag_r == (lin & ~0xfffu)) {
+	const struct tlb_entry *e = &c->tlb_r[(lin >> 12) & TLB_MASK];
+	if (e->tag == (lin & ~0xfffu)) {
 		*val = 0;
-		memcpy(val, (const void *)(e->add_r + lin), size);
+		memcpy(val, (const void *)(e->add + lin), size);
 		return 0;
 	}
 	*val = (uint32_t)mem_read(c->vm->mem, phys, size);
@@ -216,18 +247,36 @@ int mmu_read_slow(struct emu_cpu *c, uint32_t lin, unsigned size, uint32_t *val)
 	return 0;
 }
 
+/* A store into a page that holds decoded code: drop the traces made from
+ * the bytes it changes (if any), then store. */
+static void code_page_store(struct emu_cpu *c, struct tlb_entry *e, uint32_t lin,
+			    unsigned size, uint32_t val)
+{
+	uint32_t phys = e->phys | (lin & 0xfff);
+	emu_code_write(c, phys, size);
+	memcpy((void *)(e->add + lin), &val, size);
+}
+
 static int write_in_page(struct emu_cpu *c, uint32_t lin, unsigned size, uint32_t val)
 {
+	uint32_t lpage = lin & ~0xfffu;
+	struct tlb_entry *e = &c->tlb_w[(lin >> 12) & TLB_MASK];
+	if (e->tag == (lpage | TLB_CODE)) {
+		code_page_store(c, e, lin, size, val);
+		return 0;
+	}
 	uint32_t phys;
 	if (tlb_fill(c, lin, true, &phys))
 		return -1;
-	const struct tlb_entry *e = &c->tlb[(lin >> 12) & TLB_MASK];
-	if (e->tag_w == (lin & ~0xfffu)) {
-		memcpy((void *)(e->add_w + lin), &val, size);
+	if (e->tag == lpage) {
+		memcpy((void *)(e->add + lin), &val, size);
 		return 0;
 	}
-	/* Through mem.c: MMIO, ROM (dropped), or RAM holding code — mem.c's
-	 * write hook then drops the traces decoded from those bytes. */
+	if (e->tag == (lpage | TLB_CODE)) {
+		code_page_store(c, e, lin, size, val);
+		return 0;
+	}
+	/* Through mem.c: MMIO, or ROM (dropped). */
 	mem_write(c->vm->mem, phys, val, size);
 	return 0;
 }
@@ -292,10 +341,10 @@ const uint8_t *mmu_code_ptr(struct emu_cpu *c, uint32_t lin, uint32_t *phys, int
 		*err = -1;
 		return NULL;
 	}
-	const struct tlb_entry *e = &c->tlb[(lin >> 12) & TLB_MASK];
-	if (e->tag_r != (lin & ~0xfffu))
+	const struct tlb_entry *e = &c->tlb_r[(lin >> 12) & TLB_MASK];
+	if (e->tag != (lin & ~0xfffu))
 		return NULL;
-	return (const uint8_t *)(e->add_r + lin);
+	return (const uint8_t *)(e->add + lin);
 }
 
 int seg_check_slow(struct emu_cpu *c, int s, uint32_t off, unsigned size, bool write)

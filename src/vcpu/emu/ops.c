@@ -416,6 +416,28 @@ static inline void idx_set(struct emu_cpu *c, const struct insn *i, int r, uint3
 	if (i->flags & I_A32) W32(c, r, v); else W16(c, r, (uint16_t)v);
 }
 
+/* Host pointer for n bytes at lin inside one page of plain memory, filling
+ * the TLB if needed; NULL when the access must take the exact path (a fault,
+ * MMIO, ROM, or code in those bytes). */
+static uint8_t *host_run(struct emu_cpu *c, uint32_t lin, uint32_t n, bool write)
+{
+	struct tlb_entry *t = write ? c->tlb_w : c->tlb_r;
+	struct tlb_entry *e = &t[(lin >> 12) & TLB_MASK];
+	uint32_t lpage = lin & ~0xfffu;
+	if (e->tag != lpage && !(write && e->tag == (lpage | TLB_CODE))) {
+		uint32_t saved_cr2 = c->cr2;
+		if (mmu_fill(c, lin, write)) {
+			c->cr2 = saved_cr2; /* the exact path raises it */
+			return NULL;
+		}
+		if (e->tag != lpage && !(write && e->tag == (lpage | TLB_CODE)))
+			return NULL;
+	}
+	if (e->tag & TLB_CODE)
+		emu_code_write(c, e->phys | (lin & 0xfff), n); /* those bytes hold no code now */
+	return (uint8_t *)(e->add + lin);
+}
+
 /* REP MOVS/STOS over plain RAM: whole runs with memcpy/memset. Returns the
  * number of iterations done (0: take the general path). */
 static uint32_t fast_rep(struct emu_cpu *c, const struct insn *i, unsigned size, bool movs,
@@ -443,15 +465,13 @@ static uint32_t fast_rep(struct emu_cpu *c, const struct insn *i, unsigned size,
 		return 0;
 	if (movs && (int64_t)si + bytes - 1 > c->seg[i->seg].rlim)
 		return 0;
-	const struct tlb_entry *de = &c->tlb[(dlin >> 12) & TLB_MASK];
-	if (de->tag_w != (dlin & ~0xfffu))
+	const uint8_t *src = NULL;
+	if (movs && !(src = host_run(c, slin, bytes, false)))
 		return 0;
-	uint8_t *dst = (uint8_t *)(de->add_w + dlin);
+	uint8_t *dst = host_run(c, dlin, bytes, true);
+	if (!dst)
+		return 0;
 	if (movs) {
-		const struct tlb_entry *se = &c->tlb[(slin >> 12) & TLB_MASK];
-		if (se->tag_r != (slin & ~0xfffu))
-			return 0;
-		const uint8_t *src = (const uint8_t *)(se->add_r + slin);
 		if (dst > src && dst < src + bytes)
 			return 0; /* overlapping forward copy: byte-exact semantics */
 		memmove(dst, src, bytes);

@@ -33,7 +33,8 @@ void emu_set_cpl(struct emu_cpu *c, int cpl)
 	if ((cpl == 3) != (c->cpl == 3))
 		emu_new_map_gen(c); /* user and supervisor see different pages */
 	c->cpl = cpl;
-	c->tlb = cpl == 3 ? c->tlb_user : c->tlb_sup;
+	c->tlb_r = c->tlbs[cpl == 3][0];
+	c->tlb_w = c->tlbs[cpl == 3][1];
 }
 
 void emu_seg_recompute(struct emu_cpu *c, int s)
