@@ -799,17 +799,50 @@ static int setup_cpuid(struct kvm_cpu *k)
  * write: the others are left out of get_state/set_state. */
 static void probe_msrs(struct kvm_cpu *k)
 {
-	for (unsigned i = 0; i < NMSR_FIELDS; i++) {
-		struct {
-			struct kvm_msrs hdr;
-			struct kvm_msr_entry e;
-		} m;
+	/* KVM_GET_MSRS and KVM_SET_MSRS stop at the first MSR they refuse
+	 * and return how many they did, so a batch costs one ioctl per
+	 * refusal rather than one per MSR. */
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e[NMSR_FIELDS];
+	} m;
+	unsigned idx[NMSR_FIELDS];
+	for (unsigned i = 0; i < NMSR_FIELDS; i++)
+		k->msr_ok[i] = true;
+	for (int pass = 0; pass < 2; pass++) { /* 0: readable, 1: writable */
+		unsigned n = 0;
 		memset(&m, 0, sizeof(m));
-		m.hdr.nmsrs = 1;
-		m.e.index = msr_fields[i].index;
-		k->msr_ok[i] = ioctl(k->vcpu_fd, KVM_GET_MSRS, &m) == 1 &&
-			       ioctl(k->vcpu_fd, KVM_SET_MSRS, &m) == 1;
+		for (unsigned i = 0; i < NMSR_FIELDS; i++) {
+			if (!k->msr_ok[i])
+				continue;
+			idx[n] = i;
+			m.e[n++].index = msr_fields[i].index;
+		}
+		if (pass == 1) { /* write back what was read */
+			m.hdr.nmsrs = n;
+			if (ioctl(k->vcpu_fd, KVM_GET_MSRS, &m) != (int)n)
+				n = 0;
+		}
+		for (unsigned done = 0; done < n;) {
+			struct {
+				struct kvm_msrs hdr;
+				struct kvm_msr_entry e[NMSR_FIELDS];
+			} b;
+			memset(&b.hdr, 0, sizeof(b.hdr));
+			b.hdr.nmsrs = n - done;
+			memcpy(b.e, &m.e[done], (n - done) * sizeof(b.e[0]));
+			int r = ioctl(k->vcpu_fd, pass ? KVM_SET_MSRS : KVM_GET_MSRS, &b);
+			unsigned ok = r < 0 ? 0 : (unsigned)r;
+			if (ok < n - done)
+				k->msr_ok[idx[done + ok]] = false;
+			done += ok + (ok < n - done);
+		}
 	}
+	if (log_enabled(LOG_DEBUG))
+		for (unsigned i = 0; i < NMSR_FIELDS; i++)
+			if (!k->msr_ok[i])
+				log_debug("kvm: MSR %#x is not carried in the CPU state (KVM "
+					  "refuses it)", msr_fields[i].index);
 }
 
 /* ---- life cycle ---- */
