@@ -331,6 +331,31 @@ TEST(BothBackends, GiveTheSameOutputAndStatus)
 	}
 }
 
+// SeaBIOS (the default firmware) boots a disk whose boot sector reads its
+// second sector through INT 13h and reports on COM1: the whole PC, from
+// reset through PCI, IDE and BIOS interrupts, under both backends. Under
+// kvm_pvm this takes seconds.
+TEST(BothBackends, SeaBiosBootsTheSameDisk)
+{
+	REQUIRE_KVM();
+	std::string dir = temp_dir();
+	std::string disk = dir + "/boot.img";
+	std::string image = read_file(guest_path("accel_boot.bin"));
+	ASSERT_EQ(1024u, image.size());
+	image.resize(1 << 20, '\0');
+	write_file(disk, image);
+	const char expected[] = "boot: from drive 80\n"
+				"boot: sector 2 read through INT 13h\n";
+	for (const char *accel : {"kvm", "emu"}) {
+		RunResult r = run_pcvm({"--accel", accel, "--hda", disk, "--serial", "stdio",
+					"--display", "none", "--debug-exit", "--timeout", "120"},
+				       150);
+		EXPECT_EQ(expected, r.out) << accel;
+		EXPECT_EQ(33, r.status) << accel << ": " << r.err;
+		EXPECT_EQ("", r.err) << accel;
+	}
+}
+
 TEST(KvmGuests, VerboseNamesTheBackend)
 {
 	REQUIRE_KVM();
