@@ -492,6 +492,11 @@ int emu_decode(const uint8_t *buf, unsigned avail, bool code32, struct insn *i)
 		else
 			i->flags |= I_CL;
 		i->hid = H_SHIFT;
+		if (!(i->flags & I_MEM) && !byte && (i->flags & I_O32)) {
+			static const uint8_t r32[8] = { H_ROT_R32, H_ROT_R32, H_SHIFT, H_SHIFT,
+							H_SHL_R32, H_SHR_R32, H_SHL_R32, H_SAR_R32 };
+			i->hid = r32[i->op];
+		}
 		break;
 
 	/* group 3 */

@@ -101,16 +101,19 @@ static bool shift_op(struct emu_cpu *c, int op, unsigned size, uint32_t v, unsig
 		return true;
 	}
 	case 4: case 6: /* SHL/SAL */
-		r = cnt < 32 ? (v << cnt) & m : 0;
+		r = (v << cnt) & m;
+		c->lf_cf = cnt <= bits ? (v >> (bits - cnt)) & 1 : 0;
 		c->lf_op = LF_SHL;
 		break;
 	case 5: /* SHR */
 		r = cnt < bits ? v >> cnt : 0;
+		c->lf_cf = (v >> (cnt - 1)) & 1;
 		c->lf_op = LF_SHR;
 		break;
 	default: { /* SAR */
 		int32_t sv = (int32_t)(v << (32 - bits)) >> (32 - bits);
 		r = (uint32_t)(sv >> (cnt < bits ? cnt : bits - 1)) & m;
+		c->lf_cf = (uint32_t)(sv >> (cnt < bits ? cnt - 1 : bits - 1)) & 1;
 		c->lf_op = LF_SAR;
 		break;
 	}
@@ -133,7 +136,7 @@ static bool rotate_op(struct emu_cpu *c, int op, unsigned size, uint32_t v, unsi
 	if (!cnt)
 		return false;
 	v &= m;
-	unsigned k = cnt % bits;
+	unsigned k = cnt & (bits - 1);
 	uint32_t r;
 	bool cf, of;
 	if (op == 0) {
@@ -370,7 +373,8 @@ next_trace:
 	/* The common case inline: nothing pending, code page in the TLB, the
 	 * trace in its hash bucket. */
 	if (likely(!(c->stepping | c->flush_pending | c->intr_shadow | c->intr_line |
-		     c->nmi_pending | c->log_traces) && !(c->eflags & F_TF))) {
+		     c->nmi_pending | c->log_traces | c->debug_exec | c->debug_data) &&
+		   !(c->eflags & F_TF) && !c->db_pending)) {
 		uint32_t lin = c->seg[SEG_CS].base + c->eip;
 		const struct tlb_entry *e = &c->tlb_r[(lin >> 12) & TLB_MASK];
 		if (likely(e->tag == (lin & ~0xfffu))) {
@@ -405,7 +409,9 @@ have_trace:
 	goto *i->h;
 
 fault:
-	c->eip = EIP_HERE;
+	if (likely(!c->fault_keeps_eip))
+		c->eip = EIP_HERE;
+	c->fault_keeps_eip = false;
 	c->icount += i->idx;
 	c->chain_slot = NULL;
 	emu_deliver_exception(c);
@@ -433,6 +439,7 @@ h_NOP:
 
 h_MISC: {
 	int r = emu_misc(c, i);
+	c->fault_keeps_eip &= r < 0;
 	if (likely(r == 0))
 		NEXT();
 	if (r < 0)
@@ -705,6 +712,33 @@ h_SHIFT: {
 		lazy_restore(c, &saved);
 		FAULT();
 	}
+	NEXT();
+}
+	/* 32-bit register shifts by CL or an immediate, the common forms */
+#define SHIFT_R32(NAME, OPK, EXPR, CARRY)                                          \
+h_##NAME##_R32: {                                                               \
+	unsigned cnt = ((i->flags & I_CL) ? GET8(8) : i->imm) & 31;              \
+	if (unlikely(!cnt))                                                       \
+		NEXT();                                                           \
+	uint32_t v = GET32(i->rm);                                                \
+	uint32_t r = (EXPR);                                                      \
+	c->lf_cf = (CARRY) & 1;                                                   \
+	c->lf_op = OPK;                                                           \
+	c->lf_size = 4;                                                           \
+	c->lf_res = r;                                                            \
+	c->lf_op1 = v;                                                            \
+	c->lf_op2 = cnt;                                                          \
+	SET32(i->rm, r);                                                          \
+	NEXT();                                                                   \
+}
+	SHIFT_R32(SHL, LF_SHL, v << cnt, v >> (32 - cnt))
+	SHIFT_R32(SHR, LF_SHR, v >> cnt, v >> (cnt - 1))
+	SHIFT_R32(SAR, LF_SAR, (uint32_t)((int32_t)v >> cnt), (uint32_t)((int32_t)v >> (cnt - 1)))
+h_ROT_R32: {
+	uint32_t r;
+	unsigned cnt = (i->flags & I_CL) ? GET8(8) : i->imm;
+	if (rotate_op(c, i->op, 4, GET32(i->rm), cnt, &r))
+		SET32(i->rm, r);
 	NEXT();
 }
 h_GRP3: {

@@ -24,7 +24,6 @@ static const uint8_t parity_table[256] = {
 bool emu_cf_slow(const struct emu_cpu *c)
 {
 	uint32_t r = c->lf_res, a = c->lf_op1, b = c->lf_op2;
-	unsigned bits = c->lf_size * 8;
 	switch (c->lf_op) {
 	case LF_NONE: return c->eflags & F_CF;
 	case LF_ADD: return r < a;
@@ -34,13 +33,8 @@ bool emu_cf_slow(const struct emu_cpu *c)
 	case LF_LOGIC: return false;
 	case LF_INC: case LF_DEC: return c->lf_cf;
 	case LF_NEG: return r != 0;
-	/* shifts: op1 = value before, op2 = count (1..bits-ish, already masked) */
-	case LF_SHL: return b <= bits ? (a >> (bits - b)) & 1 : 0;
-	case LF_SHR: return (a >> (b - 1)) & 1;
-	case LF_SAR: {
-		int32_t sv = (int32_t)(a << (32 - bits)) >> (32 - bits);
-		return (b >= bits ? sv >> (bits - 1) : sv >> (b - 1)) & 1;
-	}
+	/* shifts computed their carry when they ran */
+	case LF_SHL: case LF_SHR: case LF_SAR: return c->lf_cf;
 	case LF_ROL: return r & 1;
 	case LF_ROR: return msb(r, c->lf_size);
 	case LF_MUL: return c->lf_cf;
@@ -62,7 +56,7 @@ bool emu_of(const struct emu_cpu *c)
 	case LF_DEC: return r == (1u << (size * 8 - 1)) - 1;
 	case LF_NEG: return r == (1u << (size * 8 - 1));
 	case LF_SHL: return msb(r, size) ^ emu_cf(c);
-	case LF_SHR: return b == 1 ? msb(a, size) : msb(a, size);
+	case LF_SHR: return msb(a, size); /* the sign bit shifted out first */
 	case LF_SAR: return false;
 	case LF_ROL: return msb(r, size) ^ (r & 1);
 	case LF_ROR: return msb(r, size) ^ ((r >> (size * 8 - 2)) & 1);
@@ -97,13 +91,26 @@ uint32_t emu_get_eflags(struct emu_cpu *c)
 {
 	if (c->lf_op == LF_NONE)
 		return c->eflags;
-	uint32_t f = c->eflags & ~F_ARITH;
-	if (emu_cf(c)) f |= F_CF;
-	if (pf(c)) f |= F_PF;
-	if (emu_af(c)) f |= F_AF;
-	if (emu_zf(c)) f |= F_ZF;
-	if (emu_sf(c)) f |= F_SF;
-	if (emu_of(c)) f |= F_OF;
+	uint32_t r = c->lf_res, a = c->lf_op1, b = c->lf_op2;
+	unsigned size = c->lf_size;
+	/* ZF, SF and PF come from the result whatever the operation */
+	uint32_t f = (c->eflags & ~F_ARITH) | (r ? 0 : F_ZF) | (msb(r, size) ? F_SF : 0) |
+		     (parity_table[r & 0xff] ? F_PF : 0);
+	switch (c->lf_op) {
+	case LF_ADD: case LF_ADC:
+		f |= (emu_cf(c) ? F_CF : 0) | ((a ^ b ^ r) & F_AF) |
+		     (msb((a ^ r) & (b ^ r), size) ? F_OF : 0);
+		break;
+	case LF_SUB: case LF_SBB:
+		f |= (emu_cf(c) ? F_CF : 0) | ((a ^ b ^ r) & F_AF) |
+		     (msb((a ^ b) & (a ^ r), size) ? F_OF : 0);
+		break;
+	case LF_LOGIC:
+		break;
+	default:
+		f |= (emu_cf(c) ? F_CF : 0) | (emu_af(c) ? F_AF : 0) | (emu_of(c) ? F_OF : 0);
+		break;
+	}
 	return f;
 }
 
@@ -113,6 +120,8 @@ void emu_set_eflags(struct emu_cpu *c, uint32_t v, uint32_t mask)
 	uint32_t f = emu_get_eflags(c);
 	c->eflags = ((f & ~mask) | (v & mask) | 2u) & ~0xffc08028u;
 	c->lf_op = LF_NONE;
+	if (mask & F_AC)
+		emu_update_access(c);
 }
 
 bool emu_cond_slow(const struct emu_cpu *c, int cc)

@@ -65,7 +65,8 @@ struct insn {
 	X(JCC) X(JMP) X(CALL) X(RET) X(JMP_RM) X(CALL_RM) X(LOOP) X(JCXZ)       \
 	X(MOVZX_R8) X(MOVZX_M8) X(MOVZX_R16) X(MOVZX_M16)                       \
 	X(MOVSX_R8) X(MOVSX_M8) X(MOVSX_R16) X(MOVSX_M16)                       \
-	X(SETCC) X(CMOV) X(XCHG) X(SHIFT) X(GRP3) X(IMUL)                        \
+	X(SETCC) X(CMOV) X(XCHG) X(SHIFT) X(SHL_R32) X(SHR_R32) X(SAR_R32)       \
+	X(ROT_R32) X(GRP3) X(IMUL)                        \
 	X(STRING) X(CBW) X(CWD) X(FLAGOP) X(BT) X(BITSCAN) X(BSWAP)              \
 	X(IN) X(OUT)
 
