@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "exitcode.h"
 #include "log.h"
+#include "vcpu/accel.h"
 #include "ui/display.h"
 #include "ui/writefile.h"
 
@@ -34,6 +35,7 @@ enum {
 	OPT_TIMEOUT,
 	OPT_DEBUGCON,
 	OPT_DEBUG_EXIT,
+	OPT_ACCEL_INFO,
 	OPT_FDA,
 	OPT_NO_REBOOT,
 	OPT_HELP,
@@ -60,7 +62,9 @@ static const struct argp_option options[] = {
 	{ "memory", 'm', "SIZE", 0,
 	  "Guest RAM (K, M, G suffixes; a bare number is MiB). Default 128M", 1 },
 	{ "accel", 'a', "KIND", 0,
-	  "Execution backend: emu (software CPU) or auto (default)", 1 },
+	  "Execution backend: kvm (Linux KVM), emu (software CPU), auto "
+	  "(default: KVM with hardware virtualization, else emu), or help "
+	  "(what this host offers)", 1 },
 	{ "bios", OPT_BIOS, "FILE", 0,
 	  "Firmware image mapped below 4 GiB (default " CFG_DEFAULT_BIOS ")", 1 },
 	{ NULL, 0, NULL, 0, "Disks:", 2 },
@@ -128,6 +132,9 @@ static const struct argp_option options[] = {
 	{ "help", OPT_HELP, NULL, 0, "Give this help list", -1 },
 	{ "usage", OPT_USAGE, NULL, 0, "Give a short usage message", -1 },
 	{ "version", 'V', NULL, 0, "Print the program version", -1 },
+	{ "accel-info", OPT_ACCEL_INFO, NULL, 0,
+	  "Print what this host offers for running guests (KVM, hardware "
+	  "virtualization) and which backend auto takes", -1 },
 	{ 0 }
 };
 
@@ -454,6 +461,16 @@ static void report_bad_arg(int argc, char **argv)
 
 static error_t parse_opt1(int key, char *arg, struct argp_state *state);
 
+/* --accel help and --accel-info: report and end with status 0. */
+static error_t print_accel_info(struct parse_state *ps)
+{
+	struct accel_host h;
+	accel_probe(&h, true);
+	accel_print_info(&h, stdout);
+	ps->done = true;
+	return 0;
+}
+
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
 {
 	struct parse_state *ps = state->input;
@@ -491,9 +508,16 @@ static error_t parse_opt1(int key, char *arg, struct argp_state *state)
 			cfg->accel = ACCEL_AUTO;
 		else if (!strcmp(arg, "emu"))
 			cfg->accel = ACCEL_EMU;
+		else if (!strcmp(arg, "kvm"))
+			cfg->accel = ACCEL_KVM;
+		else if (!strcmp(arg, "help"))
+			return print_accel_info(ps);
 		else
-			return usage_error("--accel '%s': unknown backend; use emu or auto", arg);
+			return usage_error("--accel '%s': unknown backend; use kvm, emu, "
+					   "auto or help", arg);
 		return 0;
+	case OPT_ACCEL_INFO:
+		return print_accel_info(ps);
 	case OPT_BIOS:
 		cfg->bios = arg;
 		return 0;

@@ -14,6 +14,8 @@
 #include "chipset/pc.h"
 #include "exitcode.h"
 #include "log.h"
+#include "vcpu/accel.h"
+#include "vcpu/kvm.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -194,14 +196,58 @@ uint8_t *vm_ram_ptr(struct vm *vm, uint64_t gpa, uint64_t len)
 	return mem_ram_ptr(vm->mem, gpa, len);
 }
 
-static const struct vcpu_ops *choose_backend(const struct vm_config *cfg)
+/* Makes vm->cpu as --accel says. kvm and emu take what they name; kvm fails
+ * with one line saying why when KVM cannot run a guest here. auto takes KVM
+ * only where it has hardware virtualization behind it (vcpu/accel.c says
+ * why a software KVM loses to the software CPU) and a VM and a vCPU can be
+ * created, and the software CPU otherwise; -v says which and why. KVM's VM
+ * is created once, by the backend itself: a trial VM would cost start-up
+ * time. */
+static int create_backend(struct vm *vm)
 {
-	switch (cfg->accel) {
-	case ACCEL_EMU:
+	struct accel_host h;
+	char why[512], kvm_why[400];
+	int err;
+	switch (vm->cfg->accel) {
+	case ACCEL_KVM:
+		if ((err = kvm_vcpu_open(vm, &vm->cpu, kvm_why, sizeof(kvm_why)))) {
+			vm->cpu = NULL;
+			log_error("--accel kvm: %s", kvm_why);
+			/* not a usage error: the command line was fine */
+			return err == -EINVAL ? -ENODEV : err;
+		}
+		if (!log_enabled(LOG_INFO))
+			return 0;
+		accel_probe(&h, false);
+		log_info("accel: kvm, as --accel kvm asks (%s)",
+			 accel_kvm_kind(&h) == ACCEL_KVM_HARDWARE ? "hardware virtualization"
+			 : accel_kvm_kind(&h) == ACCEL_KVM_SOFTWARE
+				 ? "a software KVM: guest kernel and real-mode code is emulated, slowly"
+				 : "KVM of unknown kind");
+		return 0;
 	case ACCEL_AUTO:
+		accel_probe(&h, false);
+		if (!accel_auto_uses_kvm(&h, why, sizeof(why))) {
+			log_info("accel auto: %s", why);
+			break;
+		}
+		if (!kvm_vcpu_open(vm, &vm->cpu, kvm_why, sizeof(kvm_why))) {
+			log_info("accel auto: %s", why);
+			return 0;
+		}
+		vm->cpu = NULL;
+		log_info("accel auto: emu: %s", kvm_why);
+		break;
+	case ACCEL_EMU:
 	default:
-		return &emu_vcpu_ops;
+		log_info("accel: emu, as --accel emu asks");
+		break;
 	}
+	if ((err = emu_vcpu_ops.create(vm, &vm->cpu))) {
+		vm->cpu = NULL;
+		log_error("cannot start the software CPU: %s", strerror(-err));
+	}
+	return err;
 }
 
 int vm_create(const struct vm_config *cfg, struct vm **out)
@@ -219,13 +265,9 @@ int vm_create(const struct vm_config *cfg, struct vm **out)
 		goto fail;
 	if ((err = map_memory(vm)))
 		goto fail;
-	const struct vcpu_ops *ops = choose_backend(cfg);
-	if ((err = ops->create(vm, &vm->cpu))) {
-		log_error("cannot start the %s backend: %s", ops->name, strerror(-err));
-		vm->cpu = NULL;
+	if ((err = create_backend(vm)))
 		goto fail;
-	}
-	log_info("backend: %s, %llu MiB RAM", ops->name,
+	log_info("backend: %s, %llu MiB RAM", vm->cpu->ops->name,
 		 (unsigned long long)(vm->ram_size >> 20));
 	if ((err = pc_create(vm)))
 		goto fail;
