@@ -646,15 +646,21 @@ static void run_steps(struct automation *a)
 			wait_for(a, WAIT_POWEROFF, st->timeout_ns);
 			return;
 		case SCRIPT_SCREENSHOT:
-			if (display_screenshot(a->vm->display, st->path))
-				write_failed(a, "screenshot", st->path);
-			break;
 		case SCRIPT_SCREEN_TEXT:
-			if (display_screen_text(a->vm->display, st->path))
-				write_failed(a, "screen-text", st->path);
-			break;
 		case SCRIPT_EXPECT_SCREEN:
-			expect_screen(a, st);
+			if (!a->vm->display || !a->vm->vga) {
+				step_fail(a, VM_END_ERROR, PCVM_EXIT_ERROR, "%s: this machine has "
+					  "no screen", script_cmd_name(st->cmd));
+				return;
+			}
+			if (st->cmd == SCRIPT_EXPECT_SCREEN)
+				expect_screen(a, st);
+			else if (st->cmd == SCRIPT_SCREEN_TEXT &&
+				 display_screen_text(a->vm->display, st->path))
+				write_failed(a, "screen-text", st->path);
+			else if (st->cmd == SCRIPT_SCREENSHOT &&
+				 display_screenshot(a->vm->display, st->path))
+				write_failed(a, "screenshot", st->path);
 			break;
 		case SCRIPT_MARK:
 			milestone(a, "mark", st->arg, st->line);
