@@ -710,15 +710,10 @@ static void on_reset(void *opaque)
 	watch_boot_sector(a);
 }
 
-/* With --screenshot, a timeout also writes the text screen beside the
- * picture (shot.png -> shot.txt), unless --screen-text names a file. NULL
- * when there is nothing to write. */
-static char *timeout_text_path(const struct automation *a)
+/* shot.png -> shot.txt */
+static char *text_beside(const char *png)
 {
-	const char *png = a->cfg->screenshot;
 	char *txt;
-	if (!png || a->cfg->screen_text)
-		return NULL;
 	size_t n = strlen(png);
 	if (n > 4 && !strcasecmp(png + n - 4, ".png"))
 		n -= 4;
@@ -727,17 +722,44 @@ static char *timeout_text_path(const struct automation *a)
 	return txt;
 }
 
+/* When screenshots were asked for, a timeout keeps the last screen as a
+ * picture and as text: --screenshot's PNG (written as the machine ends)
+ * with the text beside it, unless --screen-text names its file; with only
+ * --screenshot-every, one more shot in its series. Returns a description
+ * for the message, or "" when there is nothing to keep. */
+static void keep_last_screen(struct automation *a, char *msg, size_t len)
+{
+	const struct vm_config *cfg = a->cfg;
+	struct display *d = a->vm->display;
+	char *png = NULL, *txt = NULL;
+	msg[0] = 0;
+	if (!d)
+		return;
+	if (cfg->screenshot) {
+		if (!cfg->screen_text && (txt = text_beside(cfg->screenshot)))
+			display_screen_text(d, txt);
+		snprintf(msg, len, "; the last screen goes to %s and %s", cfg->screenshot,
+			 txt ? txt : cfg->screen_text ? cfg->screen_text : "");
+	} else if (cfg->shot_every > 0) {
+		/* shot n is taken at n * SECONDS: this is the one after the last */
+		char name[PATH_MAX];
+		double n = (double)now_ns(a) / 1e9 / cfg->shot_every;
+		display_format_shot(cfg->shot_pattern, (unsigned)n + 1, name, sizeof(name));
+		png = strdup(name);
+		if (png && !display_screenshot(d, png) && (txt = text_beside(png)) &&
+		    !display_screen_text(d, txt))
+			snprintf(msg, len, "; the last screen is in %s and %s", png, txt);
+	}
+	free(png);
+	free(txt);
+}
+
 static void on_timeout(void *opaque)
 {
 	struct automation *a = opaque;
-	char waits[1024], shots[PATH_MAX * 2 + 64] = "";
+	char waits[1024], shots[PATH_MAX * 2 + 64];
 	describe_waits(a, waits, sizeof(waits));
-	char *txt = timeout_text_path(a);
-	if (a->cfg->screenshot)
-		snprintf(shots, sizeof(shots), "; the last screen goes to %s%s%s",
-			 a->cfg->screenshot, txt || a->cfg->screen_text ? " and " : "",
-			 txt ? txt : a->cfg->screen_text ? a->cfg->screen_text : "");
-	free(txt);
+	keep_last_screen(a, shots, sizeof(shots));
 	log_error("timed out after %g s%s%s%s%s", a->cfg->timeout,
 		  a->cfg->deterministic ? " of guest time" : "",
 		  *waits ? " waiting for " : "", waits, shots);
@@ -807,11 +829,6 @@ static void on_end(void *opaque, struct vm_result *res)
 		} else if (st) {
 			a->script_done = true;
 		}
-	}
-	char *txt;
-	if (res->end == VM_END_TIMEOUT && a->vm->display && (txt = timeout_text_path(a))) {
-		display_screen_text(a->vm->display, txt);
-		free(txt);
 	}
 	if (!a->cfg->report)
 		return;

@@ -165,6 +165,19 @@ TEST(Until, TimeoutSaysWhatWasAwaitedAndKeepsTheLastScreen)
 	EXPECT_EQ(read_file(data_path("demo-banner.txt")), read_file(dir + "/last.txt"));
 }
 
+TEST(Until, TimeoutAddsAShotToTheSeries)
+{
+	std::string dir = temp_dir();
+	RunResult r = run_pcvm({"--display", "none", "--serial", "none", "--deterministic",
+				"--until-screen", "never shown", "--timeout", "1.2",
+				"--screenshot-every", "0.5:" + dir + "/%02d.png"});
+	EXPECT_EQ(3, r.status) << r.err;
+	EXPECT_TRUE(contains(r.err, "--until-screen 'never shown'; the last screen is in " + dir +
+				    "/03.png and " + dir + "/03.txt")) << r.err;
+	EXPECT_EQ((std::vector<std::string>{"01.png", "02.png", "03.png", "03.txt"}), list_dir(dir));
+	EXPECT_EQ(read_file(data_path("demo-banner.txt")), read_file(dir + "/03.txt"));
+}
+
 TEST(Until, PowerOffBeforeTheConditionIsStatus7)
 {
 	RunResult r = run_pcvm({"--display", "none", "--serial", "none", "--deterministic",
