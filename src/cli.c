@@ -152,7 +152,8 @@ static const struct argp_option options[] = {
 	{ "script", OPT_SCRIPT, "FILE", 0,
 	  "Run FILE's commands (- for standard input) against the guest: "
 	  "wait-serial, wait-screen, wait-stable, type, key, sleep, screenshot, "
-	  "screen-text, expect-screen, mark, swap-cdrom, eject, poweroff, quit; "
+	  "screen-text, expect-screen, mark, swap-cdrom, eject, poweroff, "
+	  "wait-poweroff, quit; "
 	  "status 0 when it ends, 6 when a step fails (see the manual)", 6 },
 	{ "report", OPT_REPORT, "FILE", 0,
 	  "Write a JSON timing report to FILE when pcvm ends: milestones with host "
@@ -174,16 +175,14 @@ static const char doc[] =
 	"pcvm -- boot an x86 PC virtual machine from one command line."
 	"\vWith no DISK, pcvm boots its built-in demo guest.\n\n"
 	"Exit status:\n"
-	"  0  the guest powered off, an --until condition was met, or the --script "
-	"ended\n"
+	"  0  the guest powered off, an --until condition was met or the script ended\n"
 	"  1  runtime error\n"
 	"  2  usage error (bad option, size or file)\n"
 	"  3  --timeout expired\n"
 	"  4  the guest reset the machine under --no-reboot\n"
 	"  5  the guest's CPU triple-faulted under --no-reboot\n"
 	"  6  a --script step failed (a wait timed out, a screen differed, ...)\n"
-	"  7  the guest powered off while an --until condition or the --script "
-	"still waited\n"
+	"  7  the guest powered off while an --until condition or the script waited\n"
 	"  N  the value the guest wrote to the --debug-exit port\n"
 	"  128+N  ended by signal N (Ctrl-A x in the terminal display: 130)\n";
 

@@ -120,6 +120,29 @@ void expect_in_order(const Report &r)
 	}
 }
 
+// ---- help and manual ----
+
+TEST(AutomationHelp, OptionsAndStatusesInHelpAndManual)
+{
+	RunResult r = run_pcvm({"--help"});
+	EXPECT_EQ(0, r.status);
+	std::string man = read_file("man/pcvm.1");
+	for (const char *opt : {"until-serial", "until-screen", "until-stable", "script", "report",
+				"deterministic", "rtc-base"}) {
+		EXPECT_TRUE(contains(r.out, std::string("--") + opt)) << opt;
+		std::string roff = opt;
+		for (size_t p = 0; (p = roff.find('-', p)) != std::string::npos; p += 2)
+			roff.replace(p, 1, "\\-");
+		EXPECT_TRUE(contains(man, ".BR \\-\\-" + roff) || contains(man, ".B \\-\\-" + roff))
+			<< opt;
+	}
+	EXPECT_TRUE(contains(r.out, "  6  a --script step failed")) << r.out;
+	EXPECT_TRUE(contains(r.out, "  7  the guest powered off while")) << r.out;
+	for (const char *sec : {".SH AUTOMATION", ".SH SCRIPTS", ".SH REPORT",
+				".SH \"DETERMINISTIC RUNS\""})
+		EXPECT_TRUE(contains(man, sec)) << sec;
+}
+
 // ---- --until-* and --timeout ----
 
 TEST(Until, SerialMetEndsWithStatus0)
