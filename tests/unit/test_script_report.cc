@@ -178,7 +178,8 @@ struct Cli {
 	struct vm_config cfg;
 	int status;
 	std::string err;
-	explicit Cli(std::vector<std::string> args)
+	std::vector<std::string> args; // the config points into these
+	explicit Cli(std::vector<std::string> a) : args(std::move(a))
 	{
 		std::string errfile = temp_dir() + "/stderr";
 		fflush(stderr);
