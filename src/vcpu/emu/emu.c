@@ -224,10 +224,14 @@ static void set_end(struct insn *in, unsigned idx, unsigned ofs)
 static struct trace *single_insn_trace(struct emu_cpu *c, uint32_t lin)
 {
 	struct trace *t = (struct trace *)c->step_buf;
-	uint8_t buf[16];
+	uint8_t buf[16] = { 0 };
 	unsigned got = 0;
 	int err = 0;
-	while (got < 15) {
+	/* no byte past CS's limit is fetched: an instruction reaching past it
+	 * is #GP(0) (SDM vol. 3, 5.3), before any page fault beyond it */
+	uint64_t left = (uint64_t)c->seg[SEG_CS].limit - c->eip + 1;
+	unsigned maxb = left < 15 ? (unsigned)left : 15;
+	while (got < maxb) {
 		uint32_t phys;
 		uint32_t a = lin + got;
 		if (mmu_translate(c, a, false, is_user_access(c), true, &phys)) {
@@ -235,8 +239,8 @@ static struct trace *single_insn_trace(struct emu_cpu *c, uint32_t lin)
 			break;
 		}
 		unsigned chunk = 0x1000 - (a & 0xfff);
-		if (chunk > 15 - got)
-			chunk = 15 - got;
+		if (chunk > maxb - got)
+			chunk = maxb - got;
 		mem_read_bytes(c->vm->mem, phys, buf + got, chunk);
 		got += chunk;
 	}
@@ -245,7 +249,6 @@ static struct trace *single_insn_trace(struct emu_cpu *c, uint32_t lin)
 	if (r == DEC_MORE && err) {
 		/* the instruction runs into a page that faults: the fetch
 		 * fault is raised now (mmu_translate recorded it) */
-		c->eip = c->eip;
 		emu_deliver_exception(c);
 		return NULL;
 	}
@@ -347,6 +350,25 @@ void emu_trace_after_exception(struct emu_cpu *c)
 {
 	c->stepping = false;
 	c->intr_shadow = 0;
+	c->db_pending = 0; /* a faulting instruction completes no trap */
+}
+
+/* Instruction breakpoints at lin (SDM vol. 3, 17.2.4): DR6 bits of the
+ * enabled DR0-3 with R/W 00 at that address. */
+static uint32_t exec_breakpoints(const struct emu_cpu *c, uint32_t lin)
+{
+	uint32_t hit = 0, dr7 = c->dr[7];
+	for (int n = 0; n < 4; n++)
+		if (((dr7 >> (2 * n)) & 3) && !((dr7 >> (16 + 4 * n)) & 3) && c->dr[n] == lin)
+			hit |= 1u << n;
+	return hit;
+}
+
+static void debug_trap(struct emu_cpu *c, uint32_t dr6_bits)
+{
+	c->dr[6] |= dr6_bits;
+	if (emu_interrupt(c, EXC_DB, INT_EXC, 0, false, c->eip))
+		emu_deliver_exception(c);
 }
 
 struct trace *emu_trace_for_eip(struct emu_cpu *c)
@@ -355,12 +377,15 @@ struct trace *emu_trace_for_eip(struct emu_cpu *c)
 		/* the single-stepped instruction completed */
 		c->stepping = false;
 		c->intr_shadow = 0;
-		if (c->step_tf) {
-			c->dr[6] |= 0x4000; /* BS */
-			if (emu_interrupt(c, EXC_DB, INT_EXC, 0, false, c->eip))
-				emu_deliver_exception(c);
-			return NULL;
-		}
+		c->eflags &= ~F_RF;
+		if (c->step_tf)
+			c->db_pending |= 0x4000; /* BS */
+	}
+	if (c->db_pending) {
+		uint32_t bits = c->db_pending;
+		c->db_pending = 0;
+		debug_trap(c, bits);
+		return NULL;
 	}
 	if (c->flush_pending) {
 		c->flush_pending = false;
@@ -377,8 +402,17 @@ struct trace *emu_trace_for_eip(struct emu_cpu *c)
 	if (unlikely(c->log_traces))
 		log_trace("emu: %04x:%08x (linear %08x) icount %llu", c->seg[SEG_CS].sel, c->eip,
 			  lin, (unsigned long long)c->icount);
-	bool step = c->intr_shadow || (c->eflags & F_TF);
+	bool step = c->intr_shadow || (c->eflags & F_TF) || c->debug_exec || c->debug_data;
 	if (unlikely(step)) {
+		if (c->debug_exec && !(c->eflags & F_RF)) {
+			uint32_t hit = exec_breakpoints(c, lin);
+			if (hit) { /* a fault: EIP stays on the instruction */
+				c->dr[6] |= hit;
+				emu_exc(c, EXC_DB, 0, false);
+				emu_deliver_exception(c);
+				return NULL;
+			}
+		}
 		c->step_tf = (c->eflags & F_TF) != 0;
 		struct trace *t = single_insn_trace(c, lin);
 		if (t)
@@ -460,6 +494,8 @@ static void emu_power_on(struct emu_cpu *c)
 	c->nmi_pending = c->nmi_blocked = false;
 	c->halted = c->shutdown = false;
 	c->stepping = false;
+	c->db_pending = 0;
+	c->debug_exec = c->debug_data = false;
 	c->cpl = 0;
 	fpu_reset(&c->fpu);
 	c->mxcsr = 0x1f80;
@@ -498,6 +534,8 @@ static int emu_create(struct vm *vm, struct vcpu **out)
 	c->a20_mask = 0xffffffffu;
 	c->budget = UINT64_MAX;
 	c->map_gen = 1;
+	for (unsigned k = 0; k < TLB_SIZE; k++)
+		c->tlb_dummy[k].tag = TLB_INVALID;
 	c->log_traces = log_enabled(LOG_TRACE);
 	emu_exec_labels();
 	mem_add_listener(vm->mem, mem_changed, c);
@@ -700,6 +738,7 @@ static int emu_set_state(struct vcpu *v, const struct x86_state *st)
 	c->efer = st->efer;
 	for (int k = 0; k < 8; k++)
 		c->dr[k] = (uint32_t)st->dr[k];
+	emu_update_debug(c);
 	c->msr = st->msr;
 	fpu_set_state(&c->fpu, &st->fpu);
 	c->mxcsr = st->fpu.mxcsr;

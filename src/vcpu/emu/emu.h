@@ -172,6 +172,15 @@ struct emu_cpu {
 	 * privilege level. */
 	struct tlb_entry *tlb_r, *tlb_w;
 	struct tlb_entry tlbs[2][2][TLB_SIZE];
+	/* Always-missing entries: while every data access must be checked
+	 * (alignment checking, data breakpoints) tlb_r/tlb_w point here and the
+	 * slow path works on tlbs[][][] itself. */
+	struct tlb_entry tlb_dummy[TLB_SIZE];
+	bool ac_check;             /* CR0.AM && EFLAGS.AC && CPL 3 */
+	bool debug_exec;           /* an instruction breakpoint is enabled */
+	bool debug_data;           /* a data breakpoint is enabled */
+	uint32_t db_pending;       /* DR6 bits of a #DB trap due after this insn */
+	bool fault_keeps_eip;      /* a fault after a task switch's commit point */
 	const struct mem_region *last_region; /* tlb_fill's lookup cache */
 	uint64_t last_region_gen;
 	uint32_t a20_mask;
@@ -421,6 +430,16 @@ static inline int pop16(struct emu_cpu *c, uint16_t *v)
 
 /* ---- segments, modes, system (seg.c, ops.c) ---- */
 void emu_update_mode(struct emu_cpu *c);
+/* Re-derives which TLB arrays the inline paths use (after CPL, EFLAGS.AC,
+ * CR0.AM or DR7 changes). */
+void emu_update_access(struct emu_cpu *c);
+/* Re-derives debug_exec/debug_data from DR7 (then emu_update_access). */
+void emu_update_debug(struct emu_cpu *c);
+/* The TLB arrays of the current privilege level, for the slow paths. */
+static inline struct tlb_entry *emu_tlb(struct emu_cpu *c, bool write)
+{
+	return c->tlbs[c->cpl == 3][write];
+}
 void emu_seg_set_real(struct emu_cpu *c, int s, uint16_t sel);
 void emu_seg_recompute(struct emu_cpu *c, int s);
 int emu_load_seg(struct emu_cpu *c, int s, uint16_t sel);
@@ -429,7 +448,7 @@ void emu_set_cpl(struct emu_cpu *c, int cpl);
 int emu_far_jmp(struct emu_cpu *c, uint16_t sel, uint32_t off, uint32_t next_eip, bool o32);
 int emu_far_call(struct emu_cpu *c, uint16_t sel, uint32_t off, uint32_t next_eip, bool o32);
 int emu_far_ret(struct emu_cpu *c, bool o32, uint16_t imm);
-int emu_iret(struct emu_cpu *c, bool o32);
+int emu_iret(struct emu_cpu *c, bool o32, uint32_t next_eip);
 int emu_task_switch(struct emu_cpu *c, uint16_t sel, uint32_t lo, uint32_t hi,
 		    int reason, uint32_t next_eip);
 enum { TS_JMP, TS_CALL, TS_IRET, TS_INT };
@@ -444,7 +463,9 @@ int emu_io_allowed(struct emu_cpu *c, uint16_t port, unsigned size);
 /* Delivers interrupt/exception vec. kind says where it came from (which
  * decides privilege checks and the pushed EIP). Returns 0 when delivered,
  * or -1 when delivery itself faulted (the caller re-raises). */
-enum { INT_EXT, INT_SOFT, INT_EXC, INT_ICEBP };
+/* INT_SOFT is INT n (IOPL-sensitive in virtual-8086 mode); INT_SOFT_BP is
+ * INT3 and INTO, which go through the IDT's DPL check only. */
+enum { INT_EXT, INT_SOFT, INT_SOFT_BP, INT_EXC, INT_ICEBP };
 int emu_interrupt(struct emu_cpu *c, int vec, int kind, uint32_t err, bool has_err,
 		  uint32_t next_eip);
 /* Raises the pending exception c->exc_* for the instruction at eip with

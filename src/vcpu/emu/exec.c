@@ -373,7 +373,8 @@ next_trace:
 	/* The common case inline: nothing pending, code page in the TLB, the
 	 * trace in its hash bucket. */
 	if (likely(!(c->stepping | c->flush_pending | c->intr_shadow | c->intr_line |
-		     c->nmi_pending | c->log_traces) && !(c->eflags & F_TF))) {
+		     c->nmi_pending | c->log_traces | c->debug_exec | c->debug_data) &&
+		   !(c->eflags & F_TF) && !c->db_pending)) {
 		uint32_t lin = c->seg[SEG_CS].base + c->eip;
 		const struct tlb_entry *e = &c->tlb_r[(lin >> 12) & TLB_MASK];
 		if (likely(e->tag == (lin & ~0xfffu))) {
@@ -408,7 +409,9 @@ have_trace:
 	goto *i->h;
 
 fault:
-	c->eip = EIP_HERE;
+	if (likely(!c->fault_keeps_eip))
+		c->eip = EIP_HERE;
+	c->fault_keeps_eip = false;
 	c->icount += i->idx;
 	c->chain_slot = NULL;
 	emu_deliver_exception(c);
@@ -436,6 +439,7 @@ h_NOP:
 
 h_MISC: {
 	int r = emu_misc(c, i);
+	c->fault_keeps_eip &= r < 0;
 	if (likely(r == 0))
 		NEXT();
 	if (r < 0)

@@ -120,6 +120,8 @@ void emu_set_eflags(struct emu_cpu *c, uint32_t v, uint32_t mask)
 	uint32_t f = emu_get_eflags(c);
 	c->eflags = ((f & ~mask) | (v & mask) | 2u) & ~0xffc08028u;
 	c->lf_op = LF_NONE;
+	if (mask & F_AC)
+		emu_update_access(c);
 }
 
 bool emu_cond_slow(const struct emu_cpu *c, int cc)

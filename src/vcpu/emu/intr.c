@@ -59,7 +59,8 @@ int emu_interrupt(struct emu_cpu *c, int vec, int kind, uint32_t err, bool has_e
 {
 	if (!(c->cr0 & CR0_PE))
 		return real_mode_interrupt(c, vec, next_eip);
-	uint32_t ext = kind == INT_SOFT ? 0 : 1;
+	bool soft = kind == INT_SOFT || kind == INT_SOFT_BP;
+	uint32_t ext = soft ? 0 : 1;
 
 	/* Virtual-8086 mode software interrupts go to the monitor (#GP)
 	 * unless IOPL is 3. */
@@ -76,7 +77,7 @@ int emu_interrupt(struct emu_cpu *c, int vec, int kind, uint32_t err, bool has_e
 	unsigned type = (hi >> 8) & 0x1f; /* includes S: must be 0 */
 	if (type != 5 && type != 6 && type != 7 && type != 14 && type != 15)
 		return EXC_E(c, EXC_GP, off + 2 + ext);
-	if (kind == INT_SOFT && desc_dpl(hi) < c->cpl)
+	if (soft && desc_dpl(hi) < c->cpl)
 		return EXC_E(c, EXC_GP, off + 2);
 	if (!(hi & 0x8000))
 		return EXC_E(c, EXC_NP, off + 2 + ext);
@@ -299,7 +300,7 @@ static void iret_set_flags(struct emu_cpu *c, uint32_t nf, bool o32, int cpl_bef
 	emu_set_eflags(c, nf, mask);
 }
 
-int emu_iret(struct emu_cpu *c, bool o32)
+int emu_iret(struct emu_cpu *c, bool o32, uint32_t next_eip)
 {
 	uint32_t n = o32 ? 4 : 2, mask = sp_mask(c), sp = sp_get(c);
 	if (!(c->cr0 & CR0_PE) || c->v86) {
@@ -343,7 +344,7 @@ int emu_iret(struct emu_cpu *c, bool o32)
 			return -1;
 		if (r > 0 || (link & 4))
 			return EXC_E(c, EXC_TS, link & 0xfffc);
-		return emu_task_switch(c, (uint16_t)link, lo, hi, TS_IRET, c->eip);
+		return emu_task_switch(c, (uint16_t)link, lo, hi, TS_IRET, next_eip);
 	}
 	uint32_t eip, cs, fl;
 	if (o32) {

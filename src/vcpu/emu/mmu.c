@@ -160,7 +160,7 @@ static int tlb_fill(struct emu_cpu *c, uint32_t lin, bool write, uint32_t *phys_
 	phys &= c->a20_mask;
 	*phys_out = phys;
 	uint32_t page = phys & ~0xfffu, lpage = lin & ~0xfffu;
-	struct tlb_entry *e = &(write ? c->tlb_w : c->tlb_r)[(lin >> 12) & TLB_MASK];
+	struct tlb_entry *e = &emu_tlb(c, write)[(lin >> 12) & TLB_MASK];
 	e->tag = TLB_INVALID;
 	e->phys = page;
 	e->global = global;
@@ -221,7 +221,7 @@ static int read_in_page(struct emu_cpu *c, uint32_t lin, unsigned size, uint32_t
 	uint32_t phys;
 	if (tlb_fill(c, lin, false, &phys))
 		return -1;
-	const struct tlb_entry *e = &c->tlb_r[(lin >> 12) & TLB_MASK];
+	const struct tlb_entry *e = &emu_tlb(c, false)[(lin >> 12) & TLB_MASK];
 	if (e->tag == (lin & ~0xfffu)) {
 		*val = 0;
 		memcpy(val, (const void *)(e->add + lin), size);
@@ -231,8 +231,39 @@ static int read_in_page(struct emu_cpu *c, uint32_t lin, unsigned size, uint32_t
 	return 0;
 }
 
+/* Data breakpoints (SDM vol. 3, 17.2.4-17.2.5): DR0-3 whose DR7 R/W field
+ * matches the access and whose range overlaps it set their DR6 bit for the
+ * #DB trap that follows the instruction. */
+static void data_breakpoints(struct emu_cpu *c, uint32_t lin, unsigned size, bool write)
+{
+	uint32_t dr7 = c->dr[7];
+	for (int n = 0; n < 4; n++) {
+		if (!((dr7 >> (2 * n)) & 3))
+			continue;
+		unsigned rw = (dr7 >> (16 + 4 * n)) & 3, len = (dr7 >> (18 + 4 * n)) & 3;
+		if (rw == 0 || rw == 2 || (rw == 1 && !write))
+			continue;
+		uint32_t bl = len == 0 ? 1 : len == 1 ? 2 : len == 3 ? 4 : 8;
+		uint32_t ba = c->dr[n] & ~(bl - 1);
+		if (lin < ba + bl && ba < lin + size)
+			c->db_pending |= 1u << n;
+	}
+}
+
+/* Checks a data access must pass whatever the TLB says. */
+static int access_checks(struct emu_cpu *c, uint32_t lin, unsigned size, bool write)
+{
+	if (c->ac_check && (lin & (size - 1)))
+		return EXC_E(c, EXC_AC, 0);
+	if (c->debug_data)
+		data_breakpoints(c, lin, size, write);
+	return 0;
+}
+
 int mmu_read_slow(struct emu_cpu *c, uint32_t lin, unsigned size, uint32_t *val)
 {
+	if (access_checks(c, lin, size, false))
+		return -1;
 	if ((lin & 0xfff) + size <= 0x1000)
 		return read_in_page(c, lin, size, val);
 	/* Crosses a page: both pages must be readable before anything. */
@@ -260,7 +291,7 @@ static void code_page_store(struct emu_cpu *c, struct tlb_entry *e, uint32_t lin
 static int write_in_page(struct emu_cpu *c, uint32_t lin, unsigned size, uint32_t val)
 {
 	uint32_t lpage = lin & ~0xfffu;
-	struct tlb_entry *e = &c->tlb_w[(lin >> 12) & TLB_MASK];
+	struct tlb_entry *e = &emu_tlb(c, true)[(lin >> 12) & TLB_MASK];
 	if (e->tag == (lpage | TLB_CODE)) {
 		code_page_store(c, e, lin, size, val);
 		return 0;
@@ -283,6 +314,8 @@ static int write_in_page(struct emu_cpu *c, uint32_t lin, unsigned size, uint32_
 
 int mmu_write_slow(struct emu_cpu *c, uint32_t lin, unsigned size, uint32_t val)
 {
+	if (access_checks(c, lin, size, true))
+		return -1;
 	if ((lin & 0xfff) + size <= 0x1000)
 		return write_in_page(c, lin, size, val);
 	/* Crossing a page: check the second page first so a fault there
@@ -341,7 +374,7 @@ const uint8_t *mmu_code_ptr(struct emu_cpu *c, uint32_t lin, uint32_t *phys, int
 		*err = -1;
 		return NULL;
 	}
-	const struct tlb_entry *e = &c->tlb_r[(lin >> 12) & TLB_MASK];
+	const struct tlb_entry *e = &emu_tlb(c, false)[(lin >> 12) & TLB_MASK];
 	if (e->tag != (lin & ~0xfffu))
 		return NULL;
 	return (const uint8_t *)(e->add + lin);

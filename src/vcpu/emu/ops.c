@@ -1446,15 +1446,15 @@ int emu_misc(struct emu_cpu *c, const struct insn *i)
 		if (emu_far_ret(c, o32, (uint16_t)(i->opcode == 0xca ? i->imm : 0)))
 			return -1;
 		return 2;
-	case 0xcc: return soft_int(c, i, EXC_BP, INT_SOFT);
+	case 0xcc: return soft_int(c, i, EXC_BP, INT_SOFT_BP);
 	case 0xcd: return soft_int(c, i, (int)i->imm, INT_SOFT);
 	case 0xce:
 		if (!emu_of(c))
 			return 0;
-		return soft_int(c, i, EXC_OF, INT_SOFT);
+		return soft_int(c, i, EXC_OF, INT_SOFT_BP);
 	case 0xf1: return soft_int(c, i, EXC_DB, INT_ICEBP);
 	case 0xcf:
-		if (emu_iret(c, o32))
+		if (emu_iret(c, o32, next_eip(c, i)))
 			return -1;
 		c->nmi_blocked = false;
 		return 2;
@@ -1582,6 +1582,11 @@ int emu_misc(struct emu_cpu *c, const struct insn *i)
 			return EXC(c, EXC_UD);
 		if (dr == 4 || dr == 5)
 			dr += 2;
+		if (c->dr[7] & 0x2000) { /* general detect: #DB fault, DR6.BD */
+			c->dr[7] &= ~0x2000u;
+			c->dr[6] |= 0x2000;
+			return EXC(c, EXC_DB);
+		}
 		if (i->opcode == 0x0f21) {
 			W32(c, i->rm, c->dr[dr]);
 		} else {
@@ -1591,6 +1596,8 @@ int emu_misc(struct emu_cpu *c, const struct insn *i)
 			else if (dr == 7)
 				v = (v & 0xffff2fffu) | 0x400;
 			c->dr[dr] = v;
+			emu_update_debug(c);
+			return 1; /* breakpoints may have changed how code must run */
 		}
 		return 0;
 	}

@@ -33,8 +33,30 @@ void emu_set_cpl(struct emu_cpu *c, int cpl)
 	if ((cpl == 3) != (c->cpl == 3))
 		emu_new_map_gen(c); /* user and supervisor see different pages */
 	c->cpl = cpl;
-	c->tlb_r = c->tlbs[cpl == 3][0];
-	c->tlb_w = c->tlbs[cpl == 3][1];
+	emu_update_access(c);
+}
+
+void emu_update_debug(struct emu_cpu *c)
+{
+	c->debug_exec = c->debug_data = false;
+	for (int n = 0; n < 4; n++) {
+		if (!((c->dr[7] >> (2 * n)) & 3))
+			continue;
+		unsigned rw = (c->dr[7] >> (16 + 4 * n)) & 3;
+		if (rw == 0)
+			c->debug_exec = true;
+		else if (rw != 2) /* I/O breakpoints (CR4.DE) are not modelled */
+			c->debug_data = true;
+	}
+	emu_update_access(c);
+}
+
+void emu_update_access(struct emu_cpu *c)
+{
+	c->ac_check = (c->cr0 & CR0_AM) && (c->eflags & F_AC) && c->cpl == 3;
+	bool slow = c->ac_check || c->debug_data;
+	c->tlb_r = slow ? c->tlb_dummy : c->tlbs[c->cpl == 3][0];
+	c->tlb_w = slow ? c->tlb_dummy : c->tlbs[c->cpl == 3][1];
 }
 
 void emu_seg_recompute(struct emu_cpu *c, int s)
@@ -722,6 +744,9 @@ int emu_task_switch(struct emu_cpu *c, uint16_t sel, uint32_t lo, uint32_t hi,
 		mmu_flush_tlb(c, false);
 	}
 	c->eip = neip;
+	c->fault_keeps_eip = true; /* from here on, faults belong to the new task */
+	if (new32 && (t[25] & 1))
+		c->db_pending |= 0x8000; /* the T bit: #DB (DR6.BT) before its first insn */
 	for (int k = 0; k < 8; k++)
 		W32(c, k, regs[k]);
 	c->lf_op = LF_NONE;
