@@ -79,7 +79,7 @@ DEMO_IMG := $(BUILD)/demo.img
 
 DEB_PACKAGES := gcc g++ make pkg-config libpng-dev libncurses-dev zlib1g-dev \
 	libgtest-dev nasm seabios qemu-utils clang libclang-rt-14-dev xorriso \
-	gcc-multilib
+	gcc-multilib python3
 
 # ---- Disk image fuzzing (issue 7): libFuzzer targets for the qcow2 and VHD
 # parsers, built with clang and its own sanitizers whatever SANITIZE says.

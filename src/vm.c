@@ -12,6 +12,7 @@
  */
 #include "vm.h"
 #include "chipset/pc.h"
+#include "ui/automation.h"
 #include "exitcode.h"
 #include "log.h"
 #include "vcpu/accel.h"
@@ -259,7 +260,11 @@ int vm_create(const struct vm_config *cfg, struct vm **out)
 	vm->a20 = true;
 	int err;
 	if ((err = mem_create(&vm->mem)) || (err = ioport_create(&vm->io)) ||
-	    (err = clock_create(&vm->clock, CLOCK_MODE_REALTIME)))
+	    (err = clock_create(&vm->clock, cfg->deterministic ? CLOCK_MODE_ICOUNT
+								 : CLOCK_MODE_REALTIME)))
+		goto fail;
+	/* First: it takes over the parsed --script, which vm_destroy frees. */
+	if ((err = automation_create(vm, &vm->automation)))
 		goto fail;
 	if ((err = load_bios(vm, cfg->bios)))
 		goto fail;
@@ -316,6 +321,17 @@ int vm_add_reset_hook(struct vm *vm, void (*fn)(void *opaque), void *opaque)
 int vm_add_cleanup_hook(struct vm *vm, void (*fn)(void *opaque), void *opaque)
 {
 	return add_hook(vm->cleanup_hooks, &vm->ncleanup_hooks, fn, opaque);
+}
+
+int vm_add_end_hook(struct vm *vm, void (*fn)(void *opaque, struct vm_result *res),
+		    void *opaque)
+{
+	if (vm->nend_hooks == VM_MAX_HOOKS)
+		return -ENOMEM;
+	vm->end_hooks[vm->nend_hooks].fn = fn;
+	vm->end_hooks[vm->nend_hooks].opaque = opaque;
+	vm->nend_hooks++;
+	return 0;
 }
 
 int vm_watch_fd(struct vm *vm, int fd, void (*fn)(void *opaque), void *opaque)
@@ -436,8 +452,6 @@ static void arm_host_timer(struct vm *vm, uint64_t deadline)
 		uint64_t now_v = clock_now(vm->clock);
 		host = host_ns() + (deadline > now_v ? deadline - now_v : 0);
 	}
-	if (vm->host_deadline_timeout && (!host || vm->host_deadline_timeout < host))
-		host = vm->host_deadline_timeout;
 	struct itimerspec its = { 0 };
 	if (host) {
 		its.it_value.tv_sec = (time_t)(host / NS_PER_SEC);
@@ -462,13 +476,6 @@ static void sleep_until(struct vm *vm, uint64_t deadline)
 	if (deadline != CLOCK_NEVER) {
 		uint64_t now = clock_now(vm->clock);
 		wait = deadline > now ? (int64_t)(deadline - now) : 0;
-	}
-	if (vm->host_deadline_timeout) {
-		uint64_t now = host_ns();
-		int64_t left = vm->host_deadline_timeout > now
-				       ? (int64_t)(vm->host_deadline_timeout - now) : 0;
-		if (wait < 0 || left < wait)
-			wait = left;
 	}
 	poll_fds(vm, wait);
 }
@@ -510,16 +517,10 @@ struct vm_result vm_run(struct vm *vm)
 	}
 	vm->timer_handle = tid;
 	clock_set_earlier_hook(vm->clock, earlier_deadline, vm);
-	if (vm->cfg->timeout > 0)
-		vm->host_deadline_timeout = host_ns() + (uint64_t)(vm->cfg->timeout * 1e9);
 
 	while (vm->end == VM_END_NONE) {
 		if (vm->signal)
 			break;
-		if (vm->host_deadline_timeout && host_ns() >= vm->host_deadline_timeout) {
-			vm_request_stop(vm, VM_END_TIMEOUT, PCVM_EXIT_TIMEOUT);
-			break;
-		}
 		clock_run_timers(vm->clock);
 		if (vm->nfds)
 			poll_fds(vm, 0);
@@ -570,13 +571,13 @@ struct vm_result vm_run(struct vm *vm)
 		res.end = vm->end;
 		res.status = vm->end == VM_END_POWEROFF ? PCVM_EXIT_OK : vm->end_status;
 	}
-	if (res.end == VM_END_TIMEOUT)
-		log_error("timed out after %g s", vm->cfg->timeout);
 out:
 	sigaction(SIGALRM, &old_alrm, NULL);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	sigaction(SIGHUP, &old_hup, NULL);
 	running_vm = NULL;
+	for (int i = 0; i < vm->nend_hooks; i++)
+		vm->end_hooks[i].fn(vm->end_hooks[i].opaque, &res);
 	return res;
 }

@@ -32,6 +32,9 @@ extern "C" {
 #include "chipset/fwcfg.h"
 #include "chipset/pc.h"
 #include "linuxboot.h"
+#include "ui/script.h"
+#include "ui/screencmp.h"
+#include "ui/report.h"
 }
 
 #endif

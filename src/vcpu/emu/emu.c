@@ -456,6 +456,11 @@ struct trace *emu_trace_for_eip(struct emu_cpu *c)
 	}
 	if (!p)
 		return single_insn_trace(c, lin);
+	if (unlikely(c->watch_fn) && phys == c->watch_phys) {
+		void (*fn)(void *) = c->watch_fn;
+		c->watch_fn = NULL;
+		fn(c->watch_opaque);
+	}
 	struct trace *t = build_trace(c, lin, phys, p, key);
 	if (!t) /* first instruction crosses the page (or the limit) */
 		return single_insn_trace(c, lin);
@@ -638,6 +643,34 @@ static uint64_t emu_icount(struct vcpu *v)
 	return to_emu(v)->icount;
 }
 
+static int emu_stats(struct vcpu *v, struct vcpu_stat *out, int max)
+{
+	struct emu_cpu *c = to_emu(v);
+	const struct vcpu_stat all[] = {
+		{ "traces_built", c->stat_traces_built },
+		{ "trace_cache_flushes", c->stat_flushes },
+		{ "self_modifying_code_exits", c->stat_smc },
+	};
+	int n = 0;
+	for (; n < max && n < (int)(sizeof(all) / sizeof(all[0])); n++)
+		out[n] = all[n];
+	return n;
+}
+
+static void emu_watch_exec(struct vcpu *v, uint64_t phys, void (*fn)(void *opaque),
+			   void *opaque)
+{
+	struct emu_cpu *c = to_emu(v);
+	c->watch_fn = NULL;
+	if (!fn || phys >> 32)
+		return;
+	c->watch_phys = (uint32_t)phys;
+	c->watch_opaque = opaque;
+	c->watch_fn = fn;
+	/* Code already translated there would run without a lookup. */
+	c->flush_pending = true;
+}
+
 static void seg_to_state(const struct emu_seg *s, struct x86_seg *o)
 {
 	o->sel = s->sel;
@@ -747,4 +780,6 @@ const struct vcpu_ops emu_vcpu_ops = {
 	.get_state = emu_get_state,
 	.set_state = emu_set_state,
 	.icount = emu_icount,
+	.watch_exec = emu_watch_exec,
+	.stats = emu_stats,
 };
