@@ -142,6 +142,9 @@ struct kvm_cpu {
 	bool nmi_pending;           /* raised, not yet handed to KVM */
 	bool halted;                /* HLT exit, nothing delivered since */
 	bool io_pending;            /* an IO/MMIO exit awaits KVM_RUN to finish */
+	/* VM exits by reason, for --report */
+	uint64_t n_exit_io, n_exit_mmio, n_exit_hlt, n_exit_window, n_exit_intr,
+		 n_exit_other, n_run_eintr;
 	bool a20_logged;
 	bool software_kvm;          /* kvm_pvm: see refused_paging() */
 };
@@ -1242,6 +1245,7 @@ static enum vcpu_exit kvm_run_cpu(struct vcpu *cpu, uint64_t deadline)
 		int r = ioctl(k->vcpu_fd, KVM_RUN, 0);
 		if (r < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
+				k->n_run_eintr++;
 				k->io_pending = false;
 				/* A signal other than our kick: the guest may go on. */
 				if (!k->kicked)
@@ -1254,6 +1258,14 @@ static enum vcpu_exit kvm_run_cpu(struct vcpu *cpu, uint64_t deadline)
 		k->io_pending = false;
 		if (log_enabled(LOG_TRACE))
 			trace_exit(k);
+		switch (run->exit_reason) {
+		case KVM_EXIT_IO: k->n_exit_io++; break;
+		case KVM_EXIT_MMIO: k->n_exit_mmio++; break;
+		case KVM_EXIT_HLT: k->n_exit_hlt++; break;
+		case KVM_EXIT_IRQ_WINDOW_OPEN: k->n_exit_window++; break;
+		case KVM_EXIT_INTR: k->n_exit_intr++; break;
+		default: k->n_exit_other++; break;
+		}
 		switch (run->exit_reason) {
 		case KVM_EXIT_IO:
 			if (handle_io(k))
@@ -1350,6 +1362,24 @@ static uint64_t kvm_icount(struct vcpu *cpu)
 	return 0;
 }
 
+static int kvm_stats(struct vcpu *cpu, struct vcpu_stat *out, int max)
+{
+	struct kvm_cpu *k = (struct kvm_cpu *)cpu;
+	const struct vcpu_stat all[] = {
+		{ "exit.io", k->n_exit_io },
+		{ "exit.mmio", k->n_exit_mmio },
+		{ "exit.hlt", k->n_exit_hlt },
+		{ "exit.irq_window", k->n_exit_window },
+		{ "exit.intr", k->n_exit_intr },
+		{ "exit.other", k->n_exit_other },
+		{ "run_interrupted", k->n_run_eintr },
+	};
+	int n = 0;
+	for (; n < max && n < (int)(sizeof(all) / sizeof(all[0])); n++)
+		out[n] = all[n];
+	return n;
+}
+
 const struct vcpu_ops kvm_vcpu_ops = {
 	.name = "kvm",
 	.create = kvm_create,
@@ -1363,4 +1393,5 @@ const struct vcpu_ops kvm_vcpu_ops = {
 	.get_state = kvm_get_state,
 	.set_state = kvm_set_state,
 	.icount = kvm_icount,
+	.stats = kvm_stats,
 };

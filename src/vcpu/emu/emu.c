@@ -560,6 +560,10 @@ static void emu_destroy(struct vcpu *v)
 	struct emu_cpu *c = to_emu(v);
 	emu_flush_traces(c);
 	jit_destroy(c);
+	/* the machine may live on with another backend */
+	mem_remove_listener(c->vm->mem, mem_changed, c);
+	if (c->vm->mem)
+		mem_set_write_hook(c->vm->mem, NULL, NULL);
 	munmap(c->arena, TRACE_ARENA_SIZE);
 	free(c->hash);
 	free(c->code_pages);
