@@ -306,6 +306,7 @@ static struct trace *build_trace(struct emu_cpu *c, uint32_t lin, uint32_t phys,
 	memset(t->exit, 0, sizeof(t->exit));
 	t->hits = 0;
 	t->native = NULL;
+	t->native_body = NULL;
 	t->first_h = t->insn[0].h;
 	if (c->jit_threshold)
 		t->insn[0].h = c->jit_count_handler;

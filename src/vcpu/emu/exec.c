@@ -448,8 +448,9 @@ h_JCOUNT: {
 }
 
 h_JIT: {
+	uint32_t r = ((jit_fn)c->cur_trace->native)(c);
+	/* translated traces jump to each other: the last one is current */
 	struct trace *jt = c->cur_trace;
-	uint32_t r = ((jit_fn)jt->native)(c);
 	i = &jt->insn[r & 0xff];
 	switch (r >> 8) {
 	case JIT_INTERP:

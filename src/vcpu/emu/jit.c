@@ -86,6 +86,22 @@ static uint32_t jit_cf(struct emu_cpu *c)
 	return emu_cf(c);
 }
 
+/* ROL/ROR keep SF, ZF, AF and PF: materialise them and set CF and OF the
+ * way the interpreter's rotate_op does. */
+static void jit_rot_flags(struct emu_cpu *c, uint32_t res, uint32_t ror)
+{
+	bool cf, of;
+	if (ror) {
+		cf = res >> 31;
+		of = cf ^ ((res >> 30) & 1);
+	} else {
+		cf = res & 1;
+		of = (res >> 31) ^ cf;
+	}
+	emu_flags_materialize(c);
+	c->eflags = (c->eflags & ~(F_CF | F_OF)) | (cf ? F_CF : 0) | (of ? F_OF : 0);
+}
+
 static uint32_t jit_cond(struct emu_cpu *c, uint32_t cc)
 {
 	return emu_cond(c, (int)cc);
@@ -161,6 +177,23 @@ static unsigned props(const struct insn *i)
 		return (i->flags & I_O32) ? P_JIT | P_FAULT | P_STORE : P_RD | P_FAULT;
 	case H_RET:
 		return (i->flags & I_O32) ? P_JIT | P_FAULT : P_RD | P_FAULT;
+	case H_ROT_R32:
+		return P_JIT | P_RD; /* SF/ZF/AF/PF stay: read */
+	case H_INCDEC_RM:
+		return P_JIT | P_RD | P_WR | (i->flags & I_MEM ? P_FAULT | P_STORE : 0);
+	case H_GRP3: {
+		unsigned size = (i->opcode & 1) ? ((i->flags & I_O32) ? 4 : 2) : 1;
+		unsigned mem = i->flags & I_MEM ? P_FAULT : 0;
+		switch (i->op) {
+		case 2: return P_JIT | mem | (mem ? P_STORE : 0);              /* NOT */
+		case 3: return P_JIT | P_WR | mem | (mem ? P_STORE : 0);       /* NEG */
+		case 4: case 5: return size == 4 ? P_JIT | P_WR | mem : P_RD | P_FAULT;
+		default: return P_RD | P_FAULT;                                /* DIV */
+		}
+	}
+	case H_JMP_RM: case H_CALL_RM:
+		return (i->flags & I_O32) ? P_JIT | P_FAULT | (i->hid == H_CALL_RM ? P_STORE : 0)
+					  : P_RD | P_FAULT | P_STORE;
 	case H_SHL_R32: case H_SHR_R32: case H_SAR_R32:
 		/* a count of zero leaves the flags alone: as good as a read */
 		return (i->flags & I_CL) || !(i->imm & 31) ? P_JIT | P_RD : P_JIT | P_WR;
@@ -192,6 +225,7 @@ struct jc {
 	struct trace *t;
 	struct jit_buf b;
 	uint8_t *epilogue;
+	uint8_t *body;      /* the first instruction's code */
 	int k;
 	struct stub stubs[JIT_MAX_STUBS];
 	int nstubs;
@@ -481,6 +515,85 @@ static int emit_cond(struct jc *j, int cc)
 	return CC_NE;
 }
 
+/* Leaves through exit slot (0 branch, 1 end) after n_insns instructions,
+ * EIP already stored: straight into the next trace's code when the slot
+ * remembers one that is translated and the interpreter's own chaining
+ * conditions hold (see JUMP_DIRECT in exec.c), else back to it with
+ * kind << 8 | k. */
+static void emit_chain_exit(struct jc *j, int slot, int kind, int k, uint32_t n_insns)
+{
+	struct jit_buf *b = &j->b;
+	uint8_t *slow[8];
+	int ns = 0;
+	int32_t xo = (int32_t)(offsetof(struct trace, exit) + (size_t)slot * sizeof(struct trace_exit));
+	static const uint8_t cmp_b[] = { 0x80 };
+	e_load(b, 8, RCX, CPU(cur_trace));
+	e_load(b, 4, RDX, CPU(map_gen));
+	e_alu_rm(b, 4, 7, RDX, M(RCX, xo + (int32_t)offsetof(struct trace_exit, gen)));
+	slow[ns++] = e_jcc32(b, CC_NE);
+	e_load(b, 4, RSI, CPU(eip));
+	e_alu_rm(b, 4, 7, RSI, M(RCX, xo + (int32_t)offsetof(struct trace_exit, eip)));
+	slow[ns++] = e_jcc32(b, CC_NE);
+	e_load(b, 8, RDX, M(RCX, xo + (int32_t)offsetof(struct trace_exit, t)));
+	jb_op_mem(b, 4, cmp_b, 1, 7, M(RDX, (int32_t)offsetof(struct trace, valid)));
+	jb_byte(b, 0);
+	slow[ns++] = e_jcc32(b, CC_E);
+	e_load(b, 8, RDI, M(RDX, (int32_t)offsetof(struct trace, native_body)));
+	e_test_rr(b, 8, RDI, RDI);
+	slow[ns++] = e_jcc32(b, CC_E);
+	/* nothing may ask the CPU to stop */
+	e_load(b, 4, RAX, CPU(exit_request));
+	e_alu_rm(b, 1, 1, RAX, CPU(intr_line));
+	e_alu_rm(b, 1, 1, RAX, CPU(nmi_pending));
+	slow[ns++] = e_jcc32(b, CC_NE);
+	/* the instruction budget */
+	e_load(b, 8, RAX, CPU(icount));
+	e_alu_ri(b, 8, 0, RAX, n_insns);
+	static const uint8_t cmp_q[] = { 0x3b };
+	jb_op_mem(b, 8, cmp_q, 1, RAX, CPU(budget));
+	slow[ns++] = e_jcc32(b, CC_AE);
+	/* the next trace within CS's limit: eip + nbytes - 1 <= limit */
+	e_load(b, 2, RCX, M(RDX, (int32_t)offsetof(struct trace, nbytes)));
+	e_alu_rr(b, 8, 0, RCX, RSI);
+	e_alu_ri(b, 8, 5, RCX, 1);
+	e_load(b, 4, R8, M(RBX, OFF(seg) + SEG_CS * (int32_t)sizeof(struct emu_seg) +
+				      (int32_t)offsetof(struct emu_seg, limit)));
+	e_alu_rr(b, 8, 7, RCX, R8);
+	slow[ns++] = e_jcc32(b, CC_A);
+	/* commit and go */
+	e_store(b, 8, CPU(icount), RAX);
+	e_store(b, 8, CPU(cur_trace), RDX);
+	e_store(b, 4, CPU(trace_eip), RSI);
+	jb_byte(b, 0xff);
+	jb_byte(b, 0xe7); /* jmp rdi */
+	for (int n = 0; n < ns; n++)
+		jb_patch(b, slow[n], b->p);
+	exit_with(j, kind, k);
+}
+
+/* A branch back to this trace's own start (a loop): only the events and
+ * the budget need checking before running the body again. */
+static void emit_self_loop(struct jc *j, int k)
+{
+	struct jit_buf *b = &j->b;
+	uint8_t *slow[2];
+	e_load(b, 4, RAX, CPU(exit_request));
+	e_alu_rm(b, 1, 1, RAX, CPU(intr_line));
+	e_alu_rm(b, 1, 1, RAX, CPU(nmi_pending));
+	slow[0] = e_jcc32(b, CC_NE);
+	e_load(b, 8, RAX, CPU(icount));
+	e_alu_ri(b, 8, 0, RAX, (uint32_t)k + 1);
+	static const uint8_t cmp_q[] = { 0x3b };
+	jb_op_mem(b, 8, cmp_q, 1, RAX, CPU(budget));
+	slow[1] = e_jcc32(b, CC_AE);
+	e_store(b, 8, CPU(icount), RAX);
+	uint8_t *back = e_jmp32(b);
+	jb_patch(b, back, j->body);
+	jb_patch(b, slow[0], b->p);
+	jb_patch(b, slow[1], b->p);
+	exit_with(j, JIT_BRANCH, k);
+}
+
 static void set_eip_rel(struct jc *j, const struct insn *i, uint32_t add, bool o32)
 {
 	struct jit_buf *b = &j->b;
@@ -652,7 +765,10 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 		int hcc = emit_cond(j, i->op);
 		uint8_t *no = e_jcc32(b, hcc ^ 1);
 		set_eip_rel(j, i, i->ofs + i->len + i->imm, o32);
-		exit_with(j, JIT_BRANCH, j->k);
+		if (((i->ofs + i->len + i->imm) & amask) == 0)
+			emit_self_loop(j, j->k);
+		else
+			emit_chain_exit(j, 0, JIT_BRANCH, j->k, (uint32_t)j->k + 1);
 		jb_patch(b, no, b->p);
 		j->hf_valid = false;
 		(void)last;
@@ -660,7 +776,7 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 	}
 	case H_JMP:
 		set_eip_rel(j, i, i->ofs + i->len + i->imm, o32);
-		exit_with(j, JIT_BRANCH, j->k);
+		emit_chain_exit(j, 0, JIT_BRANCH, j->k, (uint32_t)j->k + 1);
 		return true;
 	case H_CALL:
 		need_stack32(j);
@@ -668,7 +784,7 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 		e_alu_ri(b, 4, 0, RAX, i->ofs + i->len);
 		emit_push_eax(j, i);
 		set_eip_rel(j, i, i->ofs + i->len + i->imm, true);
-		exit_with(j, JIT_BRANCH, j->k);
+		emit_chain_exit(j, 0, JIT_BRANCH, j->k, (uint32_t)j->k + 1);
 		return true;
 	case H_RET:
 		need_stack32(j);
@@ -679,7 +795,7 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 			e_store(b, 8, M(RBX, GREG(4)), RCX);
 		}
 		e_store(b, 4, CPU(eip), RAX);
-		exit_with(j, JIT_BRANCH, j->k);
+		emit_chain_exit(j, 0, JIT_BRANCH, j->k, (uint32_t)j->k + 1);
 		return true;
 	case H_SETCC: {
 		int hcc = emit_cond(j, i->op);
@@ -713,6 +829,144 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 		j->hf_valid = false;
 		return true;
 	}
+	case H_ROT_R32: {
+		uint8_t *skip = NULL;
+		if (i->flags & I_CL) {
+			e_load(b, 1, RCX, M(RBX, GREG8(8)));
+			e_alu_ri(b, 4, 4, RCX, 31);
+			skip = e_jcc32(b, CC_E);
+		} else if (!(i->imm & 31)) {
+			return true;
+		}
+		e_load(b, 4, RAX, M(RBX, GREG(i->rm)));
+		if (i->flags & I_CL)
+			e_shift_rcl(b, 4, i->op, RAX);
+		else
+			e_shift_ri(b, 4, i->op, RAX, (uint8_t)(i->imm & 31));
+		set_greg(j, 4, i->rm, RAX);
+		if (j->need_flags[j->k]) {
+			e_mov_rr(b, 4, RSI, RAX);
+			e_mov_imm32(b, RDX, i->op);
+			e_mov_rr(b, 8, RDI, RBX);
+			e_call_abs(b, (const void *)jit_rot_flags);
+		}
+		if (skip)
+			jb_patch(b, skip, b->p);
+		j->hf_valid = false;
+		return true;
+	}
+	case H_INCDEC_RM: {
+		size = (i->opcode & 1) ? (o32 ? 4 : 2) : 1;
+		bool need = j->need_flags[j->k];
+		bool mem = i->flags & I_MEM;
+		/* the kept CF, before anything clobbers the host flags */
+		if (need) {
+			if (j->hf_valid && j->hf_cf) {
+				e_setcc(b, CC_B, RDX);
+				e_movx_rr(b, false, 1, R13, RDX);
+			} else {
+				e_mov_rr(b, 8, RDI, RBX);
+				e_call_abs(b, (const void *)jit_cf);
+				e_mov_rr(b, 4, R13, RAX);
+			}
+		}
+		if (mem) {
+			emit_ea(j, i);
+			emit_load(j, i, size, false);
+		} else {
+			e_load(b, size, RAX, greg(size, i->rm));
+		}
+		e_grp_r(b, size, size == 1 ? 0xfe : 0xff, i->op ? 1 : 0, RAX);
+		if (mem) {
+			e_mov_rr(b, 4, R14, RAX);
+			e_mov_rr(b, 4, RCX, RAX);
+			emit_store(j, i, size);
+			e_mov_rr(b, 4, RAX, R14);
+		} else {
+			set_greg(j, size, i->rm, RAX);
+		}
+		if (need) {
+			e_store(b, 4, CPU(lf_cf), R13);
+			e_store_imm(b, 4, CPU(lf_op), i->op ? LF_DEC : LF_INC);
+			e_store_imm(b, 4, CPU(lf_size), (uint32_t)size);
+			if (size != 4)
+				e_movx_rr(b, false, size, RAX, RAX);
+			e_store(b, 4, CPU(lf_res), RAX);
+		}
+		j->hf_valid = !mem;
+		j->hf_cf = false;
+		return true;
+	}
+	case H_GRP3: {
+		size = (i->opcode & 1) ? (o32 ? 4 : 2) : 1;
+		bool mem = i->flags & I_MEM;
+		bool need = j->need_flags[j->k];
+		if (mem) {
+			emit_ea(j, i);
+			emit_load(j, i, size, false);
+		} else {
+			e_load(b, size, RAX, greg(size, i->rm));
+		}
+		switch (i->op) {
+		case 2: case 3: /* NOT, NEG */
+			e_mov_rr(b, 4, R12, RAX);
+			e_grp_r(b, size, size == 1 ? 0xf6 : 0xf7, i->op, RAX);
+			if (mem) {
+				e_mov_rr(b, 4, R14, RAX);
+				e_mov_rr(b, 4, RCX, RAX);
+				emit_store(j, i, size);
+				e_mov_rr(b, 4, RAX, R14);
+			} else {
+				set_greg(j, size, i->rm, RAX);
+			}
+			if (i->op == 3 && need) {
+				e_store_imm(b, 4, CPU(lf_op), LF_NEG);
+				e_store_imm(b, 4, CPU(lf_size), (uint32_t)size);
+				if (size != 4)
+					e_movx_rr(b, false, size, RAX, RAX);
+				e_store(b, 4, CPU(lf_res), RAX);
+				e_store_imm(b, 4, CPU(lf_op1), 0);
+				e_store(b, 4, CPU(lf_op2), R12);
+			}
+			j->hf_valid = !mem && i->op == 3;
+			j->hf_cf = j->hf_valid;
+			return true;
+		default: /* MUL, IMUL: EDX:EAX = EAX * src */
+			e_mov_rr(b, 4, RCX, RAX);
+			e_load(b, 4, RAX, M(RBX, GREG(0)));
+			e_grp_r(b, 4, 0xf7, i->op, RCX);
+			e_store(b, 8, M(RBX, GREG(0)), RAX);
+			e_store(b, 8, M(RBX, GREG(2)), RDX);
+			if (need) {
+				e_setcc(b, CC_B, RCX);
+				e_movx_rr(b, false, 1, RCX, RCX);
+				e_store(b, 4, CPU(lf_cf), RCX);
+				e_store_imm(b, 4, CPU(lf_op), LF_MUL);
+				e_store_imm(b, 4, CPU(lf_size), 4);
+				e_store(b, 4, CPU(lf_res), RAX);
+			}
+			j->hf_valid = false;
+			return true;
+		}
+	}
+	case H_JMP_RM: case H_CALL_RM:
+		if (i->flags & I_MEM) {
+			emit_ea(j, i);
+			emit_load(j, i, 4, false);
+		} else {
+			e_load(b, 4, RAX, M(RBX, GREG(i->rm)));
+		}
+		if (i->hid == H_CALL_RM) {
+			need_stack32(j);
+			e_mov_rr(b, 4, R13, RAX);
+			e_load(b, 4, RAX, CPU(trace_eip));
+			e_alu_ri(b, 4, 0, RAX, i->ofs + i->len);
+			emit_push_eax(j, i);
+			e_mov_rr(b, 4, RAX, R13);
+		}
+		e_store(b, 4, CPU(eip), RAX);
+		emit_chain_exit(j, 0, JIT_BRANCH, j->k, (uint32_t)j->k + 1);
+		return true;
 	case H_SHL_R32: case H_SHR_R32: case H_SAR_R32: {
 		int ext = i->hid == H_SHL_R32 ? 4 : i->hid == H_SHR_R32 ? 5 : 7;
 		uint32_t lf = i->hid == H_SHL_R32 ? LF_SHL : i->hid == H_SHR_R32 ? LF_SHR : LF_SAR;
@@ -895,6 +1149,8 @@ bool jit_compile(struct emu_cpu *c, struct trace *t)
 	e_pop(b, RBX);
 	jb_byte(b, 0xc3);
 	jb_patch(b, to_body, b->p);
+	uint8_t *body = b->p;
+	j->body = body;
 
 	bool ended = false;
 	for (j->k = 0; j->k < n; j->k++) {
@@ -917,7 +1173,7 @@ bool jit_compile(struct emu_cpu *c, struct trace *t)
 			set_eip_rel(j, NULL, t->nbytes, t->insn[0].flags & I_O32 ? true : true);
 			/* (the END's EIP keeps 32 bits; JUMP_DIRECT masks nothing
 			 * either: traces never cross a 64 KiB wrap, see build_trace) */
-			exit_with(j, JIT_END, t->ninsn);
+			emit_chain_exit(j, 1, JIT_END, t->ninsn, t->ninsn);
 		}
 	}
 	emit_stubs(j);
@@ -926,6 +1182,7 @@ bool jit_compile(struct emu_cpu *c, struct trace *t)
 	c->jit_used += (size_t)(b->p - start);
 	c->jit_used = (c->jit_used + 15) & ~(size_t)15;
 	t->native = start;
+	t->native_body = body;
 	c->stat_jit_compiled++;
 	return true;
 }

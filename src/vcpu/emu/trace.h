@@ -28,6 +28,7 @@ struct trace {
 	uint32_t hits;         /* entries so far, for the JIT's threshold */
 	const void *first_h;   /* insn[0]'s handler while entries are counted */
 	void *native;          /* compiled code (jit.h), or NULL */
+	void *native_body;     /* ... past its prologue: where other traces jump */
 	struct insn insn[];    /* ninsn instructions, then END */
 };
 
