@@ -230,6 +230,7 @@ struct emu_cpu {
 	uint32_t jit_threshold;
 	const void *jit_count_handler, *jit_run_handler; /* exec.c labels */
 	uint64_t stat_jit_compiled;
+	void *jit_perfmap;         /* FILE *: PCVM_JIT_PERFMAP=1 writes /tmp/perf-PID.map */
 
 	/* vcpu_ops.watch_exec: fn runs once when a trace is next built at
 	 * watch_phys (arming flushes the cache, so that is the next time

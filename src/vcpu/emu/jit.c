@@ -26,6 +26,8 @@
 #include "../../log.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,6 +235,9 @@ struct jc {
 	/* Host EFLAGS hold the guest's arithmetic flags (set by the last
 	 * emitted instruction); hf_cf: CF among them. */
 	bool hf_valid, hf_cf;
+	/* The lazy-flag operation the last translated flag writer stored
+	 * (-1: not known here), so readers can rebuild flags inline. */
+	int lf_kind, lf_size;
 	bool failed;
 };
 
@@ -408,6 +413,8 @@ static void set_greg(struct jc *j, int size, int r, int host)
 static const uint32_t lf_of_alu[9] = { LF_ADD, LF_LOGIC, LF_ADC, LF_SBB, LF_LOGIC, LF_SUB,
 				       LF_LOGIC, LF_SUB, LF_LOGIC };
 
+static void emit_carry(struct jc *j, int reg);
+
 static void emit_alu(struct jc *j, const struct insn *i, int op, int form, int size)
 {
 	struct jit_buf *b = &j->b;
@@ -443,14 +450,13 @@ static void emit_alu(struct jc *j, const struct insn *i, int op, int form, int s
 		e_mov_rr(b, 4, R12, RAX);
 		e_mov_rr(b, 4, R13, RCX);
 		e_mov_rr(b, 4, R15, RSI);
-		e_mov_rr(b, 8, RDI, RBX);
-		e_call_abs(b, (const void *)jit_cf);
-		e_store(b, 4, CPU(lf_cf), RAX);
-		e_mov_rr(b, 4, RDX, RAX);
+		emit_carry(j, R14);
+		e_store(b, 4, CPU(lf_cf), R14);
 		e_mov_rr(b, 4, RAX, R12);
 		e_mov_rr(b, 4, RCX, R13);
 		e_mov_rr(b, 4, RSI, R15);
-		jb_byte(b, 0x0f); jb_byte(b, 0xba); jb_byte(b, 0xe2); jb_byte(b, 0x00); /* bt edx, 0 */
+		/* bt r14d, 0 */
+		jb_byte(b, 0x41); jb_byte(b, 0x0f); jb_byte(b, 0xba); jb_byte(b, 0xe6); jb_byte(b, 0x00);
 	}
 	e_mov_rr(b, 4, R12, RAX); /* op1, for the lazy flags */
 	if (imm)
@@ -486,6 +492,8 @@ static void emit_alu(struct jc *j, const struct insn *i, int op, int form, int s
 	}
 	j->hf_valid = flags_ok;
 	j->hf_cf = flags_ok;
+	j->lf_kind = need ? (int)lf_of_alu[op] : -1;
+	j->lf_size = size;
 }
 
 /* Conditions the host flags can answer: those that only need flags the
@@ -502,9 +510,74 @@ static bool host_cond_ok(struct jc *j, int cc)
 /* Leaves the guest condition cc in the host flags as "ZF clear = true"
  * (so JNE/SETNE/CMOVNE test it), or uses the host flags directly. Returns
  * the host condition code to use. */
+/* Rebuilds the host flags from the lazy flags the last translated writer
+ * stored, when its kind allows: the same operation on the same operands.
+ * Sets hf_valid/hf_cf accordingly. */
+static void emit_recompute(struct jc *j)
+{
+	struct jit_buf *b = &j->b;
+	int size = j->lf_size;
+	switch (j->lf_kind) {
+	case LF_SUB: case LF_ADD:
+		e_load(b, 4, RAX, CPU(lf_op1));
+		e_load(b, 4, RCX, CPU(lf_op2));
+		e_alu_rr(b, size, j->lf_kind == LF_SUB ? 7 : 0, RAX, RCX);
+		j->hf_valid = j->hf_cf = true;
+		return;
+	case LF_LOGIC:
+		e_load(b, 4, RAX, CPU(lf_res));
+		e_test_rr(b, size, RAX, RAX);
+		j->hf_valid = j->hf_cf = true;
+		return;
+	case LF_INC: case LF_DEC:
+		/* the result, stepped back and forth: all but CF */
+		e_load(b, 4, RAX, CPU(lf_res));
+		e_grp_r(b, size, size == 1 ? 0xfe : 0xff, j->lf_kind == LF_INC ? 1 : 0, RAX);
+		e_grp_r(b, size, size == 1 ? 0xfe : 0xff, j->lf_kind == LF_INC ? 0 : 1, RAX);
+		j->hf_valid = true;
+		j->hf_cf = false;
+		return;
+	default:
+		return;
+	}
+}
+
+/* The guest's CF into register reg (0 or 1), as cheaply as the known
+ * state allows. Clobbers RAX, RCX, RDX, RSI, RDI and the other
+ * caller-saved registers (a helper may be called). */
+static void emit_carry(struct jc *j, int reg)
+{
+	struct jit_buf *b = &j->b;
+	if (!(j->hf_valid && j->hf_cf)) {
+		switch (j->lf_kind) {
+		case LF_SUB: case LF_ADD:
+			emit_recompute(j);
+			break;
+		case LF_LOGIC:
+			e_alu_rr(b, 4, 6, reg, reg); /* xor: CF is 0 */
+			return;
+		case LF_INC: case LF_DEC: case LF_SHL: case LF_SHR: case LF_SAR: case LF_MUL:
+			e_load(b, 4, reg, CPU(lf_cf));
+			return;
+		default:
+			e_mov_rr(b, 8, RDI, RBX);
+			e_call_abs(b, (const void *)jit_cf);
+			if (reg != RAX)
+				e_mov_rr(b, 4, reg, RAX);
+			j->hf_valid = false;
+			return;
+		}
+	}
+	e_setcc(b, CC_B, RDX);
+	e_movx_rr(b, false, 1, reg, RDX);
+}
+
 static int emit_cond(struct jc *j, int cc)
 {
 	struct jit_buf *b = &j->b;
+	if (host_cond_ok(j, cc))
+		return cc;
+	emit_recompute(j);
 	if (host_cond_ok(j, cc))
 		return cc;
 	e_mov_rr(b, 8, RDI, RBX);
@@ -719,17 +792,10 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 		bool inc = i->hid == H_INC_R16 || i->hid == H_INC_R32;
 		size = (i->hid == H_INC_R32 || i->hid == H_DEC_R32) ? 4 : 2;
 		bool need = j->need_flags[j->k];
+		bool had_cf = j->hf_valid && j->hf_cf;
 		if (need) {
-			if (j->hf_valid && j->hf_cf) {
-				/* the host's CF is the guest's: INC/DEC keep it */
-				e_setcc(b, CC_B, RDX);
-				e_movx_rr(b, false, 1, RDX, RDX);
-				e_store(b, 4, CPU(lf_cf), RDX);
-			} else {
-				e_mov_rr(b, 8, RDI, RBX);
-				e_call_abs(b, (const void *)jit_cf);
-				e_store(b, 4, CPU(lf_cf), RAX);
-			}
+			emit_carry(j, RDX); /* INC/DEC keep CF */
+			e_store(b, 4, CPU(lf_cf), RDX);
 		}
 		e_load(b, size, RAX, greg(size, i->reg));
 		e_grp_r(b, size, 0xff, inc ? 0 : 1, RAX);
@@ -745,7 +811,9 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 			}
 		}
 		j->hf_valid = true;
-		j->hf_cf = false;
+		j->hf_cf = had_cf && j->hf_valid; /* the host's INC/DEC kept it too */
+		j->lf_kind = need ? (inc ? LF_INC : LF_DEC) : -1;
+		j->lf_size = size;
 		return true;
 	}
 	case H_PUSH_R32: case H_PUSH_I32:
@@ -815,16 +883,19 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 	case H_CMOV: {
 		if (!o32)
 			return false;
+		/* the condition first, while the host flags may still hold it */
+		int hcc = emit_cond(j, i->op);
+		e_setcc(b, hcc, RCX);
+		e_movx_rr(b, false, 1, R13, RCX);
 		if (i->flags & I_MEM) {
 			emit_ea(j, i);
-			emit_load(j, i, 4, false);
+			emit_load(j, i, 4, false); /* read whatever the condition */
 		} else {
 			e_load(b, 4, RAX, M(RBX, GREG(i->rm)));
 		}
-		e_mov_rr(b, 4, R12, RAX); /* survives a helper call */
-		int hcc = emit_cond(j, i->op);
-		uint8_t *no = e_jcc32(b, hcc ^ 1);
-		e_store(b, 8, M(RBX, GREG(i->reg)), R12);
+		e_test_rr(b, 4, R13, R13);
+		uint8_t *no = e_jcc32(b, CC_E);
+		e_store(b, 8, M(RBX, GREG(i->reg)), RAX);
 		jb_patch(b, no, b->p);
 		j->hf_valid = false;
 		return true;
@@ -850,6 +921,7 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 			e_mov_rr(b, 8, RDI, RBX);
 			e_call_abs(b, (const void *)jit_rot_flags);
 		}
+		j->lf_kind = -1;
 		if (skip)
 			jb_patch(b, skip, b->p);
 		j->hf_valid = false;
@@ -860,16 +932,8 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 		bool need = j->need_flags[j->k];
 		bool mem = i->flags & I_MEM;
 		/* the kept CF, before anything clobbers the host flags */
-		if (need) {
-			if (j->hf_valid && j->hf_cf) {
-				e_setcc(b, CC_B, RDX);
-				e_movx_rr(b, false, 1, R13, RDX);
-			} else {
-				e_mov_rr(b, 8, RDI, RBX);
-				e_call_abs(b, (const void *)jit_cf);
-				e_mov_rr(b, 4, R13, RAX);
-			}
-		}
+		if (need)
+			emit_carry(j, R13);
 		if (mem) {
 			emit_ea(j, i);
 			emit_load(j, i, size, false);
@@ -895,6 +959,8 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 		}
 		j->hf_valid = !mem;
 		j->hf_cf = false;
+		j->lf_kind = need ? (i->op ? LF_DEC : LF_INC) : -1;
+		j->lf_size = size;
 		return true;
 	}
 	case H_GRP3: {
@@ -930,6 +996,8 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 			}
 			j->hf_valid = !mem && i->op == 3;
 			j->hf_cf = j->hf_valid;
+			if (i->op == 3)
+				j->lf_kind = need ? LF_NEG : -1;
 			return true;
 		default: /* MUL, IMUL: EDX:EAX = EAX * src */
 			e_mov_rr(b, 4, RCX, RAX);
@@ -946,6 +1014,8 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 				e_store(b, 4, CPU(lf_res), RAX);
 			}
 			j->hf_valid = false;
+			j->lf_kind = need ? LF_MUL : -1;
+			j->lf_size = 4;
 			return true;
 		}
 	}
@@ -998,6 +1068,9 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 			else
 				e_store_imm(b, 4, CPU(lf_op2), i->imm & 31);
 		}
+		/* a CL count may be zero: then nothing changed */
+		j->lf_kind = need && !(i->flags & I_CL) ? (int)lf : -1;
+		j->lf_size = 4;
 		set_greg(j, 4, i->rm, RAX);
 		if (skip)
 			jb_patch(b, skip, b->p);
@@ -1029,6 +1102,8 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 		}
 		set_greg(j, 4, i->reg, RAX);
 		j->hf_valid = false;
+		j->lf_kind = j->need_flags[j->k] ? LF_MUL : -1;
+		j->lf_size = 4;
 		return true;
 	}
 	case H_CBW:
@@ -1081,6 +1156,13 @@ void jit_init(struct emu_cpu *c)
 	c->jit_code = p;
 	c->jit_size = JIT_CODE_SIZE;
 	c->jit_used = 0;
+	if (getenv("PCVM_JIT_PERFMAP")) {
+		char name[64];
+		snprintf(name, sizeof(name), "/tmp/perf-%d.map", (int)getpid());
+		c->jit_perfmap = fopen(name, "w");
+		if (c->jit_perfmap)
+			setvbuf((FILE *)c->jit_perfmap, NULL, _IOLBF, 0);
+	}
 }
 
 void jit_destroy(struct emu_cpu *c)
@@ -1088,6 +1170,9 @@ void jit_destroy(struct emu_cpu *c)
 	if (c->jit_code)
 		munmap(c->jit_code, c->jit_size);
 	c->jit_code = NULL;
+	if (c->jit_perfmap)
+		fclose((FILE *)c->jit_perfmap);
+	c->jit_perfmap = NULL;
 }
 
 void jit_reset(struct emu_cpu *c)
@@ -1104,6 +1189,7 @@ bool jit_compile(struct emu_cpu *c, struct trace *t)
 	memset(j, 0, offsetof(struct jc, stubs));
 	j->nstubs = 0;
 	j->hf_valid = j->hf_cf = j->failed = false;
+	j->lf_kind = -1;
 	j->c = c;
 	j->t = t;
 	j->b.p = c->jit_code + c->jit_used;
@@ -1184,5 +1270,8 @@ bool jit_compile(struct emu_cpu *c, struct trace *t)
 	t->native = start;
 	t->native_body = body;
 	c->stat_jit_compiled++;
+	if (c->jit_perfmap) /* for `perf report`: name the code by guest EIP */
+		fprintf((FILE *)c->jit_perfmap, "%lx %lx guest_%08x_%u\n", (unsigned long)(uintptr_t)start,
+			(unsigned long)(b->p - start), c->eip, (unsigned)t->ninsn);
 	return true;
 }
