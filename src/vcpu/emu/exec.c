@@ -460,6 +460,13 @@ h_JIT: {
 		FAULT();
 	case JIT_BRANCH:
 		JUMP_DIRECT(c->eip, (uint32_t)i->idx + 1, 0);
+	case JIT_STALE:
+		/* translated under other segment state: count and translate
+		 * again; this time the interpreter runs it */
+		jt->native = jt->native_body = NULL;
+		jt->hits = 0;
+		jt->insn[0].h = c->jit_count_handler;
+		goto *jt->first_h;
 	default: /* JIT_END: i is the END pseudo-instruction */
 		JUMP_DIRECT(c->eip, i->idx, 1);
 	}

@@ -238,6 +238,10 @@ struct jc {
 	/* The lazy-flag operation the last translated flag writer stored
 	 * (-1: not known here), so readers can rebuild flags inline. */
 	int lf_kind, lf_size;
+	/* Segments flat (base 0, 4 GiB limit) when translated, for reads and
+	 * for writes: accesses skip the limit check and the base, behind a
+	 * check at the trace's start. */
+	uint8_t flat_r, flat_w;
 	bool failed;
 };
 
@@ -296,14 +300,20 @@ static struct stub *emit_tlb(struct jc *j, const struct insn *i, int size, bool 
 	s->k = j->k;
 	static const uint8_t cmp_q[] = { 0x3b };
 	int32_t sbase = OFF(seg) + seg * (int32_t)sizeof(struct emu_seg);
-	/* off + size - 1 > limit (signed: -1 means always check slowly) */
-	e_lea(b, 8, RAX, M(RSI, size - 1));
-	jb_op_mem(b, 8, cmp_q, 1, RAX,
-		  M(RBX, sbase + (int32_t)(write ? offsetof(struct emu_seg, wlim)
-						 : offsetof(struct emu_seg, rlim))));
-	s->from[0] = e_jcc32(b, CC_G);
-	e_load(b, 4, RDX, M(RBX, sbase + (int32_t)offsetof(struct emu_seg, base)));
-	e_alu_rr(b, 4, 0, RDX, RSI);                          /* add edx, esi */
+	if ((write ? j->flat_w : j->flat_r) & (1u << seg)) {
+		/* flat: the linear address is the offset */
+		s->from[0] = NULL;
+		e_mov_rr(b, 4, RDX, RSI);
+	} else {
+		/* off + size - 1 > limit (signed: -1 means always check slowly) */
+		e_lea(b, 8, RAX, M(RSI, size - 1));
+		jb_op_mem(b, 8, cmp_q, 1, RAX,
+			  M(RBX, sbase + (int32_t)(write ? offsetof(struct emu_seg, wlim)
+							 : offsetof(struct emu_seg, rlim))));
+		s->from[0] = e_jcc32(b, CC_G);
+		e_load(b, 4, RDX, M(RBX, sbase + (int32_t)offsetof(struct emu_seg, base)));
+		e_alu_rr(b, 4, 0, RDX, RSI);                  /* add edx, esi */
+	}
 	e_mov_rr(b, 4, RAX, RDX);
 	e_shift_ri(b, 4, 5, RAX, 12);                          /* shr eax, 12 */
 	e_alu_ri(b, 4, 4, RAX, TLB_MASK);                      /* and eax, mask */
@@ -1237,6 +1247,57 @@ bool jit_compile(struct emu_cpu *c, struct trace *t)
 	jb_patch(b, to_body, b->p);
 	uint8_t *body = b->p;
 	j->body = body;
+	/* segments used flat, and the check that they still are */
+	j->flat_r = j->flat_w = 0;
+	for (int k = 0; k < n; k++) {
+		const struct insn *i = &t->insn[k];
+		int s = -1;
+		if (i->flags & I_MEM)
+			s = i->seg;
+		else if (i->hid == H_PUSH_R32 || i->hid == H_PUSH_I32 || i->hid == H_POP_R32 ||
+			 i->hid == H_CALL || i->hid == H_RET || i->hid == H_CALL_RM)
+			s = SEG_SS;
+		if (s < 0 || s > SEG_GS)
+			continue;
+		const struct emu_seg *sg = &c->seg[s];
+		if (sg->base == 0 && sg->rlim == 0xffffffffll)
+			j->flat_r |= (uint8_t)(1u << s);
+		if (sg->base == 0 && sg->wlim == 0xffffffffll)
+			j->flat_w |= (uint8_t)(1u << s);
+	}
+	{
+		uint8_t *stale[24];
+		int nst = 0;
+		for (int s = 0; s <= SEG_GS; s++) {
+			if (!((j->flat_r | j->flat_w) & (1u << s)))
+				continue;
+			int32_t sb = OFF(seg) + s * (int32_t)sizeof(struct emu_seg);
+			static const uint8_t cmp_m32[] = { 0x83 };
+			/* base == 0 */
+			jb_op_mem(b, 4, cmp_m32, 1, 7, M(RBX, sb + (int32_t)offsetof(struct emu_seg, base)));
+			jb_byte(b, 0);
+			stale[nst++] = e_jcc32(b, CC_NE);
+			/* the limits: low half all ones, high half zero */
+			const size_t lims[2] = { offsetof(struct emu_seg, rlim), offsetof(struct emu_seg, wlim) };
+			for (int w = 0; w < 2; w++) {
+				if (!((w ? j->flat_w : j->flat_r) & (1u << s)))
+					continue;
+				jb_op_mem(b, 4, cmp_m32, 1, 7, M(RBX, sb + (int32_t)lims[w]));
+				jb_byte(b, 0xff);
+				stale[nst++] = e_jcc32(b, CC_NE);
+				jb_op_mem(b, 4, cmp_m32, 1, 7, M(RBX, sb + (int32_t)lims[w] + 4));
+				jb_byte(b, 0);
+				stale[nst++] = e_jcc32(b, CC_NE);
+			}
+		}
+		if (nst) {
+			uint8_t *over = e_jmp32(b);
+			for (int q = 0; q < nst; q++)
+				jb_patch(b, stale[q], b->p);
+			exit_with(j, JIT_STALE, 0);
+			jb_patch(b, over, b->p);
+		}
+	}
 
 	bool ended = false;
 	for (j->k = 0; j->k < n; j->k++) {

@@ -19,6 +19,8 @@ enum jit_result {
 	JIT_FAULT = 2,  /* insn[index] raised the exception in c->exc_* */
 	JIT_BRANCH = 3, /* insn[index] transferred control: EIP is set */
 	JIT_END = 4,    /* fell off the end (index = ninsn): EIP is set */
+	JIT_STALE = 5,  /* a segment is no longer flat as the translation assumed:
+			 * drop it (count again) and interpret from insn[0] */
 };
 
 typedef uint32_t (*jit_fn)(struct emu_cpu *c);
