@@ -229,7 +229,7 @@ test-run: $(BUILD)/pcvm $(BUILD)/unit-tests $(BUILD)/system-tests $(BUILD)/cpudi
 	exit $$fail
 
 bench: deps
-	$(MAKE) all guests bench-guests
+	$(MAKE) all guests bench-guests linux-guests
 	@tests/bench/run.sh $(BUILD)
 
 
