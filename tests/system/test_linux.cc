@@ -54,13 +54,18 @@ bool has(const std::string &text, const std::string &what)
 	return text.find(what) != std::string::npos;
 }
 
-// What tests/linux/init prints, whatever the console: the marker, the
-// digests of known data (zeros, and the busybox binary hashed here on the
+// What tests/linux/init prints, whatever the console: the marker, the PCI
+// functions the kernel found, the digests of known data (zeros, and the busybox binary hashed here on the
 // host), a random digest of the right length, the shell loop's sum, its
 // in-guest time, and the word before power-off.
 void expect_workload(const std::string &text)
 {
 	EXPECT_TRUE(has(text, "PCVM-LINUX: init started at ")) << text;
+	// The kernel found the PCI bus, from the firmware's ACPI tables
+	// (SeaBIOS's, or those of the direct boot).
+	EXPECT_TRUE(has(text, "PCVM-LINUX: pci functions 5: 00:00.0 00:01.0 00:01.1 "
+			      "00:01.3 00:02.0"))
+		<< text;
 	EXPECT_TRUE(has(text, "PCVM-LINUX: zeros b5cfa9d6c8febd618f91ac2843d50a1c")) << text;
 	EXPECT_TRUE(has(text, "PCVM-LINUX: busybox " + host_md5(guest_file("busybox"))))
 		<< text;
