@@ -82,8 +82,10 @@ if ! have_all; then
 	# Lists that are stale (a kernel the archive no longer serves) or lack
 	# i386: update once and try again.
 	if ! download; then
-		[ $updated = yes ] || { update; download; } ||
-			fail "apt-get download failed (see $dir/apt-download.log): the test guests come from Debian's archive, which must be reachable"
+		if [ $updated = yes ]; then false; else update && download; fi || {
+			tail -n 5 "$dir/apt-download.log" >&2 2>/dev/null
+			fail "apt-get download failed (log: $dir/apt-download.log): the test guests come from Debian's archive, which must be reachable"
+		}
 	fi
 	have_all || fail "the downloads in $dir/debs are incomplete (see $dir/apt-download.log)"
 fi
