@@ -79,7 +79,7 @@ DEMO_IMG := $(BUILD)/demo.img
 
 DEB_PACKAGES := gcc g++ make pkg-config libpng-dev libncurses-dev zlib1g-dev \
 	libgtest-dev nasm seabios qemu-utils clang libclang-rt-14-dev xorriso \
-	gcc-multilib
+	gcc-multilib python3
 
 # ---- Disk image fuzzing (issue 7): libFuzzer targets for the qcow2 and VHD
 # parsers, built with clang and its own sanitizers whatever SANITIZE says.
@@ -218,7 +218,9 @@ test-run: $(BUILD)/pcvm $(BUILD)/unit-tests $(BUILD)/system-tests $(BUILD)/cpudi
 	echo "== unit tests"; \
 	$(BUILD)/unit-tests --gtest_brief=1 || fail=1; \
 	echo "== software CPU against the host CPU (differential) and random guests"; \
-	$(BUILD)/cpudiff-tests --gtest_brief=1 || fail=1; \
+	PCVM_JIT=off $(BUILD)/cpudiff-tests --gtest_brief=1 || fail=1; \
+	echo "== the same with every trace translated by the JIT"; \
+	PCVM_JIT=always $(BUILD)/cpudiff-tests --gtest_brief=1 || fail=1; \
 	echo "== system tests (guests and the pcvm binary)"; \
 	PCVM=$(BUILD)/pcvm GUESTS=$(BUILD)/guests TESTDATA=tests/data BUILD=$(BUILD) \
 		LINUX_GUESTS=$(LINUX_DIR) \

@@ -7,17 +7,21 @@
 #include "cli.h"
 #include "exitcode.h"
 #include "log.h"
+#include "vcpu/accel.h"
 #include "ui/display.h"
+#include "ui/script.h"
 #include "ui/writefile.h"
 
 #include <argp.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef PCVM_VERSION
@@ -34,6 +38,7 @@ enum {
 	OPT_TIMEOUT,
 	OPT_DEBUGCON,
 	OPT_DEBUG_EXIT,
+	OPT_ACCEL_INFO,
 	OPT_FDA,
 	OPT_NO_REBOOT,
 	OPT_HELP,
@@ -48,6 +53,17 @@ enum {
 	OPT_APPEND,
 };
 
+/* Automation options (src/ui/automation.c). */
+enum {
+	OPT_UNTIL_SERIAL = 0x300,
+	OPT_UNTIL_SCREEN,
+	OPT_UNTIL_STABLE,
+	OPT_SCRIPT,
+	OPT_REPORT,
+	OPT_DETERMINISTIC,
+	OPT_RTC_BASE,
+};
+
 /* Display options (src/ui/display.c). */
 enum {
 	OPT_SCREENSHOT = 0x200,
@@ -60,7 +76,9 @@ static const struct argp_option options[] = {
 	{ "memory", 'm', "SIZE", 0,
 	  "Guest RAM (K, M, G suffixes; a bare number is MiB). Default 128M", 1 },
 	{ "accel", 'a', "KIND", 0,
-	  "Execution backend: emu (software CPU) or auto (default)", 1 },
+	  "Execution backend: kvm (Linux KVM), emu (software CPU), auto "
+	  "(default: KVM with hardware virtualization, else emu), or help "
+	  "(what this host offers)", 1 },
 	{ "bios", OPT_BIOS, "FILE", 0,
 	  "Firmware image mapped below 4 GiB (default " CFG_DEFAULT_BIOS ")", 1 },
 	{ NULL, 0, NULL, 0, "Disks:", 2 },
@@ -118,16 +136,45 @@ static const struct argp_option options[] = {
 	  "modes); with --screenshot-every also beside each shot, as .txt", 3 },
 	{ NULL, 0, NULL, 0, "Running:", 4 },
 	{ "timeout", OPT_TIMEOUT, "SECONDS", 0,
-	  "End after this much host time with exit status 3", 4 },
+	  "End after this many seconds (of guest time under --deterministic) with "
+	  "exit status 3, saying what was still awaited", 4 },
 	{ "no-reboot", OPT_NO_REBOOT, NULL, 0,
 	  "End when the guest resets the machine (exit status 4, or 5 for a "
 	  "triple fault) instead of rebooting it", 4 },
 	{ "quiet", 'q', NULL, 0, "Print only errors", 4 },
 	{ "verbose", 'v', NULL, 0, "Say more (repeat for debug output)", 4 },
+	{ NULL, 0, NULL, 0, "Automation (CI checks, install timing):", 6 },
+	{ "until-serial", OPT_UNTIL_SERIAL, "REGEX", 0,
+	  "End with status 0 once COM1's output matches REGEX (POSIX extended, line "
+	  "by line), whatever --serial says", 6 },
+	{ "until-screen", OPT_UNTIL_SCREEN, "REGEX", 0,
+	  "End with status 0 once the text screen matches REGEX (the text "
+	  "--screen-text writes)", 6 },
+	{ "until-stable", OPT_UNTIL_STABLE, "SECONDS", 0,
+	  "End with status 0 once the screen shows something and has not changed "
+	  "for SECONDS of guest time", 6 },
+	{ "script", OPT_SCRIPT, "FILE", 0,
+	  "Run FILE's commands (- for standard input) against the guest: "
+	  "wait-serial, wait-screen, wait-stable, type, key, sleep, screenshot, "
+	  "screen-text, expect-screen, mark, swap-cdrom, eject, poweroff, "
+	  "wait-poweroff, quit; "
+	  "status 0 when it ends, 6 when a step fails (see the manual)", 6 },
+	{ "report", OPT_REPORT, "FILE", 0,
+	  "Write a JSON timing report to FILE when pcvm ends: milestones with host "
+	  "and guest times, instructions executed", 6 },
+	{ "deterministic", OPT_DETERMINISTIC, NULL, 0,
+	  "Software CPU only: guest time counts instructions and the RTC starts at a "
+	  "fixed date, so the same guest and script give the same screens on every run", 6 },
+	{ "rtc-base", OPT_RTC_BASE, "DATE", 0,
+	  "Start the RTC at DATE, UTC (2024-01-01, 2024-01-01T12:00:00 or @SECONDS) "
+	  "instead of the host's time (--deterministic: 2024-01-01)", 6 },
 	{ NULL, 0, NULL, 0, "Information:", -1 },
 	{ "help", OPT_HELP, NULL, 0, "Give this help list", -1 },
 	{ "usage", OPT_USAGE, NULL, 0, "Give a short usage message", -1 },
 	{ "version", 'V', NULL, 0, "Print the program version", -1 },
+	{ "accel-info", OPT_ACCEL_INFO, NULL, 0,
+	  "Print what this host offers for running guests (KVM, hardware "
+	  "virtualization) and which backend auto takes", -1 },
 	{ 0 }
 };
 
@@ -135,12 +182,14 @@ static const char doc[] =
 	"pcvm -- boot an x86 PC virtual machine from one command line."
 	"\vWith no DISK, pcvm boots its built-in demo guest.\n\n"
 	"Exit status:\n"
-	"  0  the guest powered off\n"
+	"  0  the guest powered off, an --until condition was met or the script ended\n"
 	"  1  runtime error\n"
 	"  2  usage error (bad option, size or file)\n"
 	"  3  --timeout expired\n"
 	"  4  the guest reset the machine under --no-reboot\n"
 	"  5  the guest's CPU triple-faulted under --no-reboot\n"
+	"  6  a --script step failed (a wait timed out, a screen differed, ...)\n"
+	"  7  the guest powered off while an --until condition or the script waited\n"
 	"  N  the value the guest wrote to the --debug-exit port\n"
 	"  128+N  ended by signal N (Ctrl-A x in the terminal display: 130)\n";
 
@@ -148,6 +197,7 @@ static const char args_doc[] = "[DISK]";
 
 struct parse_state {
 	struct vm_config *cfg;
+	const char *script_path;
 	bool done;
 	bool reported; /* a usage error was already printed */
 	bool snapshot; /* --snapshot: every drive gets snapshot=on */
@@ -197,6 +247,65 @@ int cli_parse_size(const char *s, uint64_t default_unit, uint64_t *out)
 	if (v && unit > UINT64_MAX / v)
 		return -ERANGE;
 	*out = v * unit;
+	return 0;
+}
+
+int cli_parse_date(const char *s, int64_t *out)
+{
+	if (*s == '@') {
+		char *end;
+		errno = 0;
+		long long v = strtoll(s + 1, &end, 10);
+		if (errno || end == s + 1 || *end || !isdigit((unsigned char)s[1]))
+			return -EINVAL;
+		*out = v;
+		return 0;
+	}
+	struct tm tm = { 0 };
+	int used = 0;
+	if (sscanf(s, "%4d-%2d-%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &used) != 3 ||
+	    used != 10)
+		return -EINVAL;
+	const char *p = s + used;
+	if (*p == 'T' || *p == ' ') {
+		used = 0;
+		if (sscanf(p + 1, "%2d:%2d:%2d%n", &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &used) != 3 ||
+		    used != 8)
+			return -EINVAL;
+		p += 1 + used;
+	}
+	if (*p == 'Z')
+		p++;
+	if (*p)
+		return -EINVAL;
+	if (tm.tm_year < 1970 || tm.tm_year > 9999 || tm.tm_mon < 1 || tm.tm_mon > 12 ||
+	    tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
+	    tm.tm_sec > 59)
+		return -EINVAL;
+	int mday = tm.tm_mday, mon = tm.tm_mon;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	time_t t = timegm(&tm);
+	/* timegm normalizes 2023-02-30 to March: refuse dates that do not exist */
+	if (tm.tm_mday != mday || tm.tm_mon != mon - 1)
+		return -EINVAL;
+	*out = (int64_t)t;
+	return 0;
+}
+
+static int check_regex(const char *opt, const char *re)
+{
+	regex_t r;
+	if (!*re)
+		return usage_error("%s: empty REGEX; give the text to wait for", opt);
+	int rc = regcomp(&r, re, REG_EXTENDED | REG_NEWLINE | REG_NOSUB);
+	if (rc) {
+		char msg[256];
+		regerror(rc, &r, msg, sizeof(msg));
+		return usage_error("%s '%s': bad regular expression (%s); write a POSIX "
+				   "extended regular expression", opt, re, msg);
+	}
+	regfree(&r);
 	return 0;
 }
 
@@ -454,6 +563,16 @@ static void report_bad_arg(int argc, char **argv)
 
 static error_t parse_opt1(int key, char *arg, struct argp_state *state);
 
+/* --accel help and --accel-info: report and end with status 0. */
+static error_t print_accel_info(struct parse_state *ps)
+{
+	struct accel_host h;
+	accel_probe(&h, true);
+	accel_print_info(&h, stdout);
+	ps->done = true;
+	return 0;
+}
+
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
 {
 	struct parse_state *ps = state->input;
@@ -491,9 +610,16 @@ static error_t parse_opt1(int key, char *arg, struct argp_state *state)
 			cfg->accel = ACCEL_AUTO;
 		else if (!strcmp(arg, "emu"))
 			cfg->accel = ACCEL_EMU;
+		else if (!strcmp(arg, "kvm"))
+			cfg->accel = ACCEL_KVM;
+		else if (!strcmp(arg, "help"))
+			return print_accel_info(ps);
 		else
-			return usage_error("--accel '%s': unknown backend; use emu or auto", arg);
+			return usage_error("--accel '%s': unknown backend; use kvm, emu, "
+					   "auto or help", arg);
 		return 0;
+	case OPT_ACCEL_INFO:
+		return print_accel_info(ps);
 	case OPT_BIOS:
 		cfg->bios = arg;
 		return 0;
@@ -617,6 +743,49 @@ static error_t parse_opt1(int key, char *arg, struct argp_state *state)
 		cfg->timeout = t;
 		return 0;
 	}
+	case OPT_UNTIL_SERIAL:
+	case OPT_UNTIL_SCREEN:
+		if ((err = check_regex(key == OPT_UNTIL_SERIAL ? "--until-serial"
+							       : "--until-screen", arg)))
+			return err;
+		if (key == OPT_UNTIL_SERIAL)
+			cfg->until_serial = arg;
+		else
+			cfg->until_screen = arg;
+		return 0;
+	case OPT_UNTIL_STABLE: {
+		char *end;
+		errno = 0;
+		double t = strtod(arg, &end);
+		if (errno || end == arg || *end || !(t >= 0.001) || t > 1e6)
+			return usage_error("--until-stable '%s': give seconds from 0.001 to "
+					   "1000000", arg);
+		cfg->until_stable = t;
+		return 0;
+	}
+	case OPT_SCRIPT:
+		if (ps->script_path)
+			return usage_error("--script %s: already given (%s); give one script",
+					   arg, ps->script_path);
+		ps->script_path = arg;
+		return 0;
+	case OPT_REPORT: {
+		const char *why;
+		if (ui_check_writable(arg, &why))
+			return usage_error("--report %s: %s; give a file in a writable directory",
+					   arg, why);
+		cfg->report = arg;
+		return 0;
+	}
+	case OPT_DETERMINISTIC:
+		cfg->deterministic = true;
+		return 0;
+	case OPT_RTC_BASE:
+		if (cli_parse_date(arg, &cfg->rtc_base))
+			return usage_error("--rtc-base '%s': give a date and time in UTC as "
+					   "2024-01-01, 2024-01-01T12:00:00 or @SECONDS", arg);
+		cfg->rtc_fixed = true;
+		return 0;
 	case 'q':
 		cfg->verbosity = -1;
 		return 0;
@@ -714,9 +883,25 @@ int cli_parse(int argc, char **argv, struct vm_config *cfg, bool *done)
 			    cfg->initrd ? "--initrd" : "--append");
 		return PCVM_EXIT_USAGE;
 	}
+	if (cfg->deterministic) {
+		if (cfg->accel == ACCEL_KVM) {
+			usage_error("--deterministic needs the software CPU (instructions are "
+				    "counted there); use --accel emu or leave out --accel");
+			return PCVM_EXIT_USAGE;
+		}
+		cfg->accel = ACCEL_EMU;
+		if (!cfg->rtc_fixed) {
+			cfg->rtc_fixed = true;
+			cfg->rtc_base = CFG_DETERMINISTIC_RTC_BASE;
+		}
+	}
 	if (cfg->verbosity < 0)
 		log_set_level(LOG_ERROR);
 	else
 		log_set_level((enum log_level)(LOG_WARN + (cfg->verbosity > 3 ? 3 : cfg->verbosity)));
+	/* Last, so no other check can fail after it: the machine takes the
+	 * parsed script over and frees it. */
+	if (ps.script_path && script_load(ps.script_path, &cfg->script))
+		return PCVM_EXIT_USAGE;
 	return PCVM_EXIT_OK;
 }

@@ -11,6 +11,8 @@
 
 #include "disk/block.h"
 
+struct script;
+
 enum accel_kind { ACCEL_AUTO, ACCEL_KVM, ACCEL_EMU };
 enum display_kind { DISPLAY_AUTO, DISPLAY_NONE, DISPLAY_CURSES };
 enum serial_kind { SERIAL_AUTO, SERIAL_NONE, SERIAL_STDIO, SERIAL_FILE };
@@ -37,7 +39,8 @@ struct vm_config {
 	enum display_kind display;
 	enum serial_kind serial;
 	const char *serial_path;
-	double timeout;        /* seconds of host time; 0: none */
+	double timeout;        /* seconds of virtual time (the host's, unless
+				* --deterministic); 0: none */
 	const char *debugcon;  /* NULL: dropped; "stdio", "stderr" or a path */
 	int debug_exit_port;   /* -1: none */
 	const char *boot_order; /* --boot: letters a, c, d; NULL: "cad" */
@@ -52,10 +55,22 @@ struct vm_config {
 	const char *screen_text;      /* text screen written when pcvm ends */
 	double shot_every;            /* seconds of virtual time; 0: none */
 	const char *shot_pattern;     /* printf pattern with one integer */
+	/* Automation (src/ui/automation.c) */
+	const char *until_serial;     /* POSIX extended regexes, or NULL */
+	const char *until_screen;
+	double until_stable;          /* seconds; 0: none */
+	struct script *script;        /* --script, parsed; the machine frees it */
+	const char *report;           /* --report FILE.json, or NULL */
+	bool deterministic;           /* instruction-count clock, fixed RTC */
+	bool rtc_fixed;               /* the RTC starts at rtc_base ... */
+	int64_t rtc_base;             /* ... seconds since 1970 UTC */
 };
 
 #define CFG_DEFAULT_MEM (128ull << 20)
 #define CFG_DEFAULT_BIOS "/usr/share/seabios/bios-256k.bin"
+/* Where the RTC starts under --deterministic without --rtc-base:
+ * 2024-01-01 00:00:00 UTC. */
+#define CFG_DETERMINISTIC_RTC_BASE 1704067200ll
 
 /* Parses argv into cfg. Returns 0, or the exit status to end with after a
  * message was printed (2 for usage errors; 0 after --help or --version,
@@ -65,5 +80,10 @@ int cli_parse(int argc, char **argv, struct vm_config *cfg, bool *done);
 /* "512M", "1G", "64k", "1048576B"; a bare number counts default_unit
  * bytes. 0 or -EINVAL (malformed) / -ERANGE (overflow). */
 int cli_parse_size(const char *s, uint64_t default_unit, uint64_t *out);
+
+/* --rtc-base: "2024-01-01", "2024-01-01T12:00:00" (also with a blank for
+ * the T, and a trailing Z; always UTC), or "@SECONDS" since 1970. 0 or
+ * -EINVAL. */
+int cli_parse_date(const char *s, int64_t *out);
 
 #endif

@@ -153,6 +153,18 @@ int mem_add_listener(struct mem *m, void (*fn)(void *opaque), void *opaque)
 	return 0;
 }
 
+void mem_remove_listener(struct mem *m, void (*fn)(void *opaque), void *opaque)
+{
+	for (unsigned i = 0; i < m->nlisteners; i++) {
+		if (m->listeners[i].fn == fn && m->listeners[i].opaque == opaque) {
+			memmove(&m->listeners[i], &m->listeners[i + 1],
+				(m->nlisteners - i - 1) * sizeof(m->listeners[0]));
+			m->nlisteners--;
+			return;
+		}
+	}
+}
+
 void mem_set_write_hook(struct mem *m,
 			void (*fn)(void *opaque, uint64_t addr, uint64_t len),
 			void *opaque)

@@ -51,6 +51,7 @@ unsigned mem_region_count(const struct mem *m);
 uint64_t mem_generation(const struct mem *m);
 /* Called after every map change. Up to a few listeners. */
 int mem_add_listener(struct mem *m, void (*fn)(void *opaque), void *opaque);
+void mem_remove_listener(struct mem *m, void (*fn)(void *opaque), void *opaque);
 /* Called when a device (DMA, a firmware loader) writes guest RAM, so the
  * software CPU can drop code it translated from those bytes. */
 void mem_set_write_hook(struct mem *m,

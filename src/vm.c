@@ -12,8 +12,11 @@
  */
 #include "vm.h"
 #include "chipset/pc.h"
+#include "ui/automation.h"
 #include "exitcode.h"
 #include "log.h"
+#include "vcpu/accel.h"
+#include "vcpu/kvm.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -194,14 +197,58 @@ uint8_t *vm_ram_ptr(struct vm *vm, uint64_t gpa, uint64_t len)
 	return mem_ram_ptr(vm->mem, gpa, len);
 }
 
-static const struct vcpu_ops *choose_backend(const struct vm_config *cfg)
+/* Makes vm->cpu as --accel says. kvm and emu take what they name; kvm fails
+ * with one line saying why when KVM cannot run a guest here. auto takes KVM
+ * only where it has hardware virtualization behind it (vcpu/accel.c says
+ * why a software KVM loses to the software CPU) and a VM and a vCPU can be
+ * created, and the software CPU otherwise; -v says which and why. KVM's VM
+ * is created once, by the backend itself: a trial VM would cost start-up
+ * time. */
+static int create_backend(struct vm *vm)
 {
-	switch (cfg->accel) {
-	case ACCEL_EMU:
+	struct accel_host h;
+	char why[512], kvm_why[400];
+	int err;
+	switch (vm->cfg->accel) {
+	case ACCEL_KVM:
+		if ((err = kvm_vcpu_open(vm, &vm->cpu, kvm_why, sizeof(kvm_why)))) {
+			vm->cpu = NULL;
+			log_error("--accel kvm: %s", kvm_why);
+			/* not a usage error: the command line was fine */
+			return err == -EINVAL ? -ENODEV : err;
+		}
+		if (!log_enabled(LOG_INFO))
+			return 0;
+		accel_probe(&h, false);
+		log_info("accel: kvm, as --accel kvm asks (%s)",
+			 accel_kvm_kind(&h) == ACCEL_KVM_HARDWARE ? "hardware virtualization"
+			 : accel_kvm_kind(&h) == ACCEL_KVM_SOFTWARE
+				 ? "a software KVM: guest kernel and real-mode code is emulated, slowly"
+				 : "KVM of unknown kind");
+		return 0;
 	case ACCEL_AUTO:
+		accel_probe(&h, false);
+		if (!accel_auto_uses_kvm(&h, why, sizeof(why))) {
+			log_info("accel auto: %s", why);
+			break;
+		}
+		if (!kvm_vcpu_open(vm, &vm->cpu, kvm_why, sizeof(kvm_why))) {
+			log_info("accel auto: %s", why);
+			return 0;
+		}
+		vm->cpu = NULL;
+		log_info("accel auto: emu: %s", kvm_why);
+		break;
+	case ACCEL_EMU:
 	default:
-		return &emu_vcpu_ops;
+		log_info("accel: emu, as --accel emu asks");
+		break;
 	}
+	if ((err = emu_vcpu_ops.create(vm, &vm->cpu))) {
+		vm->cpu = NULL;
+		log_error("cannot start the software CPU: %s", strerror(-err));
+	}
+	return err;
 }
 
 int vm_create(const struct vm_config *cfg, struct vm **out)
@@ -213,19 +260,19 @@ int vm_create(const struct vm_config *cfg, struct vm **out)
 	vm->a20 = true;
 	int err;
 	if ((err = mem_create(&vm->mem)) || (err = ioport_create(&vm->io)) ||
-	    (err = clock_create(&vm->clock, CLOCK_MODE_REALTIME)))
+	    (err = clock_create(&vm->clock, cfg->deterministic ? CLOCK_MODE_ICOUNT
+								 : CLOCK_MODE_REALTIME)))
+		goto fail;
+	/* First: it takes over the parsed --script, which vm_destroy frees. */
+	if ((err = automation_create(vm, &vm->automation)))
 		goto fail;
 	if ((err = load_bios(vm, cfg->bios)))
 		goto fail;
 	if ((err = map_memory(vm)))
 		goto fail;
-	const struct vcpu_ops *ops = choose_backend(cfg);
-	if ((err = ops->create(vm, &vm->cpu))) {
-		log_error("cannot start the %s backend: %s", ops->name, strerror(-err));
-		vm->cpu = NULL;
+	if ((err = create_backend(vm)))
 		goto fail;
-	}
-	log_info("backend: %s, %llu MiB RAM", ops->name,
+	log_info("backend: %s, %llu MiB RAM", vm->cpu->ops->name,
 		 (unsigned long long)(vm->ram_size >> 20));
 	if ((err = pc_create(vm)))
 		goto fail;
@@ -274,6 +321,17 @@ int vm_add_reset_hook(struct vm *vm, void (*fn)(void *opaque), void *opaque)
 int vm_add_cleanup_hook(struct vm *vm, void (*fn)(void *opaque), void *opaque)
 {
 	return add_hook(vm->cleanup_hooks, &vm->ncleanup_hooks, fn, opaque);
+}
+
+int vm_add_end_hook(struct vm *vm, void (*fn)(void *opaque, struct vm_result *res),
+		    void *opaque)
+{
+	if (vm->nend_hooks == VM_MAX_HOOKS)
+		return -ENOMEM;
+	vm->end_hooks[vm->nend_hooks].fn = fn;
+	vm->end_hooks[vm->nend_hooks].opaque = opaque;
+	vm->nend_hooks++;
+	return 0;
 }
 
 int vm_watch_fd(struct vm *vm, int fd, void (*fn)(void *opaque), void *opaque)
@@ -394,8 +452,6 @@ static void arm_host_timer(struct vm *vm, uint64_t deadline)
 		uint64_t now_v = clock_now(vm->clock);
 		host = host_ns() + (deadline > now_v ? deadline - now_v : 0);
 	}
-	if (vm->host_deadline_timeout && (!host || vm->host_deadline_timeout < host))
-		host = vm->host_deadline_timeout;
 	struct itimerspec its = { 0 };
 	if (host) {
 		its.it_value.tv_sec = (time_t)(host / NS_PER_SEC);
@@ -420,13 +476,6 @@ static void sleep_until(struct vm *vm, uint64_t deadline)
 	if (deadline != CLOCK_NEVER) {
 		uint64_t now = clock_now(vm->clock);
 		wait = deadline > now ? (int64_t)(deadline - now) : 0;
-	}
-	if (vm->host_deadline_timeout) {
-		uint64_t now = host_ns();
-		int64_t left = vm->host_deadline_timeout > now
-				       ? (int64_t)(vm->host_deadline_timeout - now) : 0;
-		if (wait < 0 || left < wait)
-			wait = left;
 	}
 	poll_fds(vm, wait);
 }
@@ -468,16 +517,10 @@ struct vm_result vm_run(struct vm *vm)
 	}
 	vm->timer_handle = tid;
 	clock_set_earlier_hook(vm->clock, earlier_deadline, vm);
-	if (vm->cfg->timeout > 0)
-		vm->host_deadline_timeout = host_ns() + (uint64_t)(vm->cfg->timeout * 1e9);
 
 	while (vm->end == VM_END_NONE) {
 		if (vm->signal)
 			break;
-		if (vm->host_deadline_timeout && host_ns() >= vm->host_deadline_timeout) {
-			vm_request_stop(vm, VM_END_TIMEOUT, PCVM_EXIT_TIMEOUT);
-			break;
-		}
 		clock_run_timers(vm->clock);
 		if (vm->nfds)
 			poll_fds(vm, 0);
@@ -528,13 +571,13 @@ struct vm_result vm_run(struct vm *vm)
 		res.end = vm->end;
 		res.status = vm->end == VM_END_POWEROFF ? PCVM_EXIT_OK : vm->end_status;
 	}
-	if (res.end == VM_END_TIMEOUT)
-		log_error("timed out after %g s", vm->cfg->timeout);
 out:
 	sigaction(SIGALRM, &old_alrm, NULL);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	sigaction(SIGHUP, &old_hup, NULL);
 	running_vm = NULL;
+	for (int i = 0; i < vm->nend_hooks; i++)
+		vm->end_hooks[i].fn(vm->end_hooks[i].opaque, &res);
 	return res;
 }

@@ -28,6 +28,8 @@ enum vm_end {
 	VM_END_TRIPLE_FAULT, /* triple fault under --no-reboot */
 	VM_END_SIGNAL,     /* SIGINT/SIGTERM/SIGHUP */
 	VM_END_ERROR,      /* runtime error, already logged */
+	VM_END_MET,        /* an --until condition was met, or the script ended */
+	VM_END_SCRIPT,     /* a --script step failed */
 };
 
 struct vm_result {
@@ -43,6 +45,12 @@ struct vm_result {
 
 struct vm_hook {
 	void (*fn)(void *opaque);
+	void *opaque;
+};
+
+/* Sees how a run ended; may change the status (see vm_add_end_hook). */
+struct vm_end_hook {
+	void (*fn)(void *opaque, struct vm_result *res);
 	void *opaque;
 };
 
@@ -80,6 +88,10 @@ struct vm {
 	struct rtc *rtc;
 	struct uart *com1;
 	struct kbc *kbc;
+	/* The power button (automation's poweroff), once the chipset made it. */
+	struct acpi_pm *acpi;
+	/* --until-*, --script, --timeout, --report (ui/automation.h). */
+	struct automation *automation;
 	/* Keyboard input from the UI: set by the PS/2 keyboard model. */
 	void (*key_event)(void *opaque, unsigned key, bool down);
 	void *key_opaque;
@@ -97,6 +109,8 @@ struct vm {
 	int nreset_hooks;
 	struct vm_hook cleanup_hooks[VM_MAX_HOOKS];
 	int ncleanup_hooks;
+	struct vm_end_hook end_hooks[VM_MAX_HOOKS];
+	int nend_hooks;
 	struct {
 		int fd;
 		void (*fn)(void *opaque);
@@ -105,7 +119,6 @@ struct vm {
 	int nfds;
 
 	void *timer_handle; /* host timer that kicks the CPU at deadlines */
-	uint64_t host_deadline_timeout; /* CLOCK_MONOTONIC ns, 0 if none */
 	uint8_t *pam_rom[VM_PAM_SEGMENTS];
 };
 
@@ -135,6 +148,11 @@ void vm_key_event(struct vm *vm, unsigned key, bool down);
 int vm_add_reset_hook(struct vm *vm, void (*fn)(void *opaque), void *opaque);
 /* Called by vm_destroy, last registered first. */
 int vm_add_cleanup_hook(struct vm *vm, void (*fn)(void *opaque), void *opaque);
+/* Called when vm_run is about to return, in registration order, with how
+ * the run ended; a hook may change res (the automation makes a power-off
+ * that came before the awaited condition a failure of its own). */
+int vm_add_end_hook(struct vm *vm, void (*fn)(void *opaque, struct vm_result *res),
+		    void *opaque);
 /* fn runs when fd is readable (checked between CPU slices and while the
  * guest sleeps). */
 int vm_watch_fd(struct vm *vm, int fd, void (*fn)(void *opaque), void *opaque);

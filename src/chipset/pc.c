@@ -244,9 +244,11 @@ static int pc_create_legacy(struct vm *vm)
 	if ((err = open_floppy(vm->cfg->fda, &fda)))
 		return err;
 	/* The PIC first: it wires vm->isa_irq for the others. The RTC runs
-	 * from the host's time of day. */
+	 * from the host's time of day unless --rtc-base or --deterministic
+	 * fixed its start. */
+	int64_t rtc_base = vm->cfg->rtc_fixed ? vm->cfg->rtc_base : RTC_BASE_HOST;
 	if ((err = pic_create(vm, &pic)) || (err = pit_create(vm, &pit)) ||
-	    (err = rtc_create(vm, RTC_BASE_HOST, &rtc)) || (err = kbc_create(vm, &kbc)) ||
+	    (err = rtc_create(vm, rtc_base, &rtc)) || (err = kbc_create(vm, &kbc)) ||
 	    (err = dma_create(vm, &dma)) || (err = fdc_create(vm, dma, &fdc)) ||
 	    (err = uart_create(vm, 0x3f8, 4, &com1))) {
 		block_close(fda);
@@ -298,7 +300,7 @@ int pc_create(struct vm *vm)
 	    (err = i440fx_create(vm, bus, NULL)) ||
 	    (err = piix3_create(vm, bus, PIIX_SLOT, NULL)) ||
 	    (err = add_ide(vm, bus, blk, kind)) ||
-	    (err = acpi_pm_create(vm, bus, PIIX_SLOT, PM_FN, NULL)) ||
+	    (err = acpi_pm_create(vm, bus, PIIX_SLOT, PM_FN, &vm->acpi)) ||
 	    (err = add_fwcfg(vm, kind)))
 		goto fail;
 

@@ -186,17 +186,21 @@ static void on_refresh(void *opaque)
 {
 	struct display *d = opaque;
 	timer_mod(&d->refresh_timer, clock_now(d->vm->clock) + refresh_period());
-	/* On the software CPU virtual time can run far ahead of the host's;
-	 * nobody sees frames faster than this anyway. */
-	uint64_t now = host_ns();
-	if (d->drawn && now - d->last_draw_host < refresh_period())
-		return;
+	/* The watcher (the automation: screen waits, stable timers) hears of
+	 * changes on virtual time alone, whatever the host is doing, so a
+	 * --deterministic run gives it the same moments on every run. */
 	uint64_t serial = vga_poll_changes(d->vga);
 	if (d->watch && serial != d->watch_serial) {
 		d->watch_serial = serial;
 		d->watch(d->watch_opaque);
 	}
 	if (!d->curses)
+		return;
+	/* On the software CPU virtual time can run far ahead of the host's;
+	 * nobody sees frames faster than this anyway. Only the terminal
+	 * depends on host time, and the guest cannot see it. */
+	uint64_t now = host_ns();
+	if (d->drawn && now - d->last_draw_host < refresh_period())
 		return;
 	if (!d->drawn || serial != d->last_serial || ui_curses_dirty(d->curses) ||
 	    d->status_line) {

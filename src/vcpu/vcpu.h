@@ -92,6 +92,13 @@ struct x86_state {
 	bool nmi_pending;
 };
 
+/* A backend's own counter for reports (--report), e.g. KVM's VM exits by
+ * reason: name like "exit.io", and its value. */
+struct vcpu_stat {
+	const char *name;
+	uint64_t value;
+};
+
 /* Why run() returned. */
 enum vcpu_exit {
 	VCPU_EXIT_DEADLINE,  /* virtual time reached the deadline, or kicked */
@@ -130,6 +137,16 @@ struct vcpu_ops {
 	int (*set_state)(struct vcpu *cpu, const struct x86_state *st);
 	/* Instructions retired so far (0 where the backend cannot count). */
 	uint64_t (*icount)(struct vcpu *cpu);
+	/* Optional (NULL where the backend has none). Calls fn, once, when the
+	 * CPU next starts executing an instruction at guest-physical address
+	 * phys, from inside run(); the --report milestone of the BIOS handing
+	 * over to the boot sector at 0x7C00. One watch at a time: a new call
+	 * replaces the old, fn NULL cancels it. A machine reset keeps it. */
+	void (*watch_exec)(struct vcpu *cpu, uint64_t phys, void (*fn)(void *opaque),
+			   void *opaque);
+	/* Optional (NULL where the backend has none): fills up to max of the
+	 * backend's counters and returns how many, for --report. */
+	int (*stats)(struct vcpu *cpu, struct vcpu_stat *out, int max);
 };
 
 extern const struct vcpu_ops emu_vcpu_ops;

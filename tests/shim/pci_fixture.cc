@@ -42,6 +42,7 @@ const struct vcpu_ops fake_ops = {
 	"fake", fake_create, fake_destroy, fake_reset, fake_run, fake_set_intr,
 	fake_nmi, fake_set_a20, fake_kick, fake_get_state, fake_set_state,
 	fake_icount,
+	nullptr, nullptr, // watch_exec, stats: none
 };
 
 uint64_t icount_fn(void *opaque) { return static_cast<PciFixture *>(opaque)->icount; }

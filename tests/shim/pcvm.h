@@ -11,7 +11,9 @@ extern "C" {
 #include "log.h"
 #include "mem.h"
 #include "disk/block.h"
+#include "vm.h"
 #include "vcpu/vcpu.h"
+#include "vcpu/accel.h"
 #include "vcpu/emu/fpu.h"
 #include "vm.h"
 #include "chipset/vga.h"
@@ -30,6 +32,9 @@ extern "C" {
 #include "chipset/fwcfg.h"
 #include "chipset/pc.h"
 #include "linuxboot.h"
+#include "ui/script.h"
+#include "ui/screencmp.h"
+#include "ui/report.h"
 }
 
 #endif

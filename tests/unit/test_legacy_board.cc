@@ -72,6 +72,7 @@ uint64_t fake_icount(struct vcpu *) { return 0; }
 const struct vcpu_ops fake_ops = {
 	"fake", nullptr, fake_destroy, fake_reset, fake_run, fake_set_intr,
 	fake_nmi, fake_set_a20, fake_kick, fake_get_state, fake_set_state, fake_icount,
+	nullptr, nullptr, // watch_exec, stats: none
 };
 
 void Board::build()

@@ -9,6 +9,7 @@
 #include "emu.h"
 #include "insn.h"
 #include "trace.h"
+#include "jit.h"
 #include "../../clock.h"
 #include "../../log.h"
 #include "../../mem.h"
@@ -164,6 +165,7 @@ void emu_flush_traces(struct emu_cpu *c)
 		c->code_pages[b].next = NULL;
 	}
 	c->arena_used = 0;
+	jit_reset(c);
 	c->cur_trace = NULL;
 	c->chain_slot = NULL;
 	emu_new_map_gen(c);
@@ -302,6 +304,11 @@ static struct trace *build_trace(struct emu_cpu *c, uint32_t lin, uint32_t phys,
 	memcpy(t->insn, tmp, n * sizeof(struct insn));
 	set_end(&t->insn[n], n, off);
 	memset(t->exit, 0, sizeof(t->exit));
+	t->hits = 0;
+	t->native = NULL;
+	t->first_h = t->insn[0].h;
+	if (c->jit_threshold)
+		t->insn[0].h = c->jit_count_handler;
 	t->key = key;
 	t->ninsn = (uint16_t)n;
 	t->nbytes = (uint16_t)off;
@@ -449,6 +456,11 @@ struct trace *emu_trace_for_eip(struct emu_cpu *c)
 	}
 	if (!p)
 		return single_insn_trace(c, lin);
+	if (unlikely(c->watch_fn) && phys == c->watch_phys) {
+		void (*fn)(void *) = c->watch_fn;
+		c->watch_fn = NULL;
+		fn(c->watch_opaque);
+	}
 	struct trace *t = build_trace(c, lin, phys, p, key);
 	if (!t) /* first instruction crosses the page (or the limit) */
 		return single_insn_trace(c, lin);
@@ -532,6 +544,7 @@ static int emu_create(struct vm *vm, struct vcpu **out)
 	for (unsigned k = 0; k < TLB_SIZE; k++)
 		c->tlb_dummy[k].tag = TLB_INVALID;
 	c->log_traces = log_enabled(LOG_TRACE);
+	jit_init(c);
 	emu_exec_labels();
 	mem_add_listener(vm->mem, mem_changed, c);
 	mem_set_write_hook(vm->mem, dma_write_hook, c);
@@ -546,6 +559,11 @@ static void emu_destroy(struct vcpu *v)
 {
 	struct emu_cpu *c = to_emu(v);
 	emu_flush_traces(c);
+	jit_destroy(c);
+	/* the machine may live on with another backend */
+	mem_remove_listener(c->vm->mem, mem_changed, c);
+	if (c->vm->mem)
+		mem_set_write_hook(c->vm->mem, NULL, NULL);
 	munmap(c->arena, TRACE_ARENA_SIZE);
 	free(c->hash);
 	free(c->code_pages);
@@ -627,6 +645,34 @@ static void emu_kick(struct vcpu *v)
 static uint64_t emu_icount(struct vcpu *v)
 {
 	return to_emu(v)->icount;
+}
+
+static int emu_stats(struct vcpu *v, struct vcpu_stat *out, int max)
+{
+	struct emu_cpu *c = to_emu(v);
+	const struct vcpu_stat all[] = {
+		{ "traces_built", c->stat_traces_built },
+		{ "trace_cache_flushes", c->stat_flushes },
+		{ "self_modifying_code_exits", c->stat_smc },
+	};
+	int n = 0;
+	for (; n < max && n < (int)(sizeof(all) / sizeof(all[0])); n++)
+		out[n] = all[n];
+	return n;
+}
+
+static void emu_watch_exec(struct vcpu *v, uint64_t phys, void (*fn)(void *opaque),
+			   void *opaque)
+{
+	struct emu_cpu *c = to_emu(v);
+	c->watch_fn = NULL;
+	if (!fn || phys >> 32)
+		return;
+	c->watch_phys = (uint32_t)phys;
+	c->watch_opaque = opaque;
+	c->watch_fn = fn;
+	/* Code already translated there would run without a lookup. */
+	c->flush_pending = true;
 }
 
 static void seg_to_state(const struct emu_seg *s, struct x86_seg *o)
@@ -738,4 +784,6 @@ const struct vcpu_ops emu_vcpu_ops = {
 	.get_state = emu_get_state,
 	.set_state = emu_set_state,
 	.icount = emu_icount,
+	.watch_exec = emu_watch_exec,
+	.stats = emu_stats,
 };

@@ -224,6 +224,19 @@ struct emu_cpu {
 	void *step_buf;
 	const void *smc_exit_handler;  /* label that ends a trace hit by SMC */
 	bool log_traces;           /* -vvvv: log every trace entered */
+	/* The JIT (jit.c): its code buffer and threshold (0: off). */
+	uint8_t *jit_code;
+	size_t jit_used, jit_size;
+	uint32_t jit_threshold;
+	const void *jit_count_handler, *jit_run_handler; /* exec.c labels */
+	uint64_t stat_jit_compiled;
+
+	/* vcpu_ops.watch_exec: fn runs once when a trace is next built at
+	 * watch_phys (arming flushes the cache, so that is the next time
+	 * execution gets there). */
+	uint32_t watch_phys;
+	void (*watch_fn)(void *opaque);
+	void *watch_opaque;
 
 	/* Statistics for -v and benchmarks. */
 	uint64_t stat_traces_built, stat_flushes, stat_smc;

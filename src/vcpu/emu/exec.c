@@ -14,6 +14,7 @@
 #include "emu.h"
 #include "insn.h"
 #include "trace.h"
+#include "jit.h"
 
 enum { ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP, ALU_TEST };
 
@@ -362,6 +363,8 @@ void emu_exec(struct emu_cpu *c)
 		return;
 	}
 	c->smc_exit_handler = &&smc_exit;
+	c->jit_count_handler = &&h_JCOUNT;
+	c->jit_run_handler = &&h_JIT;
 	const struct insn *i;
 	struct trace *t;
 
@@ -428,6 +431,38 @@ smc_exit:
 
 h_END:
 	JUMP_DIRECT(EIP_HERE, i->idx, 1);
+
+h_JCOUNT: {
+	/* a trace's first instruction while its entries are counted */
+	struct trace *ct = c->cur_trace;
+	if (++ct->hits >= c->jit_threshold) {
+		ct->insn[0].h = ct->first_h;
+		if (jit_compile(c, ct)) {
+			ct->insn[0].h = &&h_JIT;
+			goto h_JIT;
+		}
+		if (c->jit_size - c->jit_used < c->jit_size / 16)
+			c->flush_pending = true; /* code buffer full: start over */
+	}
+	goto *ct->first_h;
+}
+
+h_JIT: {
+	struct trace *jt = c->cur_trace;
+	uint32_t r = ((jit_fn)jt->native)(c);
+	i = &jt->insn[r & 0xff];
+	switch (r >> 8) {
+	case JIT_INTERP:
+		/* insn[0]'s own handler is now this one: use the original */
+		goto *(i == jt->insn ? jt->first_h : i->h);
+	case JIT_FAULT:
+		FAULT();
+	case JIT_BRANCH:
+		JUMP_DIRECT(c->eip, (uint32_t)i->idx + 1, 0);
+	default: /* JIT_END: i is the END pseudo-instruction */
+		JUMP_DIRECT(c->eip, i->idx, 1);
+	}
+}
 
 h_UD:
 	c->exc_vec = EXC_UD;

@@ -25,6 +25,9 @@ struct trace {
 	uint16_t nbytes, ninsn;
 	bool valid;
 	bool cached;           /* false: a one-off single-step trace */
+	uint32_t hits;         /* entries so far, for the JIT's threshold */
+	const void *first_h;   /* insn[0]'s handler while entries are counted */
+	void *native;          /* compiled code (jit.h), or NULL */
 	struct insn insn[];    /* ninsn instructions, then END */
 };
 

@@ -1,0 +1,931 @@
+/*
+ * The JIT: translates a hot trace of decoded instructions into x86-64 host
+ * code. Guest registers stay in struct emu_cpu (RBX holds its address in
+ * the generated code); guest memory is reached through the same software
+ * TLB as the interpreter, with the compare-and-add fast path inline and
+ * the interpreter's slow path called out of line; arithmetic flags are the
+ * interpreter's lazy flags, stored only where a later reader (or a possible
+ * exception, or the end of the trace) may need them. A conditional branch
+ * right after the instruction that set its flags uses the host's own flags:
+ * guest and host are both x86, with the same condition codes.
+ *
+ * The translation keeps the interpreter's contract, so the two mix freely:
+ * a trace is translated up to the first instruction the JIT does not know,
+ * where it hands over to the interpreter (JIT_INTERP); an exception is
+ * reported with the faulting instruction's index (JIT_FAULT) and delivered
+ * by the interpreter; a store that overwrote code of the running trace
+ * hands over to the instruction after it, whose handler the SMC logic has
+ * already replaced. Instruction counts are kept by the interpreter from the
+ * index, exactly as for its own traces.
+ */
+#include "jit.h"
+#include "emu.h"
+#include "insn.h"
+#include "jit_emit.h"
+#include "trace.h"
+#include "../../log.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define JIT_CODE_SIZE (64u << 20)
+#define JIT_DEFAULT_THRESHOLD 32
+#define JIT_MAX_STUBS 160
+/* Room a translation may need; a trace is skipped if less is left. */
+#define JIT_MAX_TRACE_CODE 16384
+
+#define OFF(f) ((int32_t)offsetof(struct emu_cpu, f))
+#define GREG(n) (OFF(r) + 8 * (int32_t)(n))
+#define GREG8(byteoff) (OFF(r) + (int32_t)(byteoff))
+#define CPU(f) M(RBX, OFF(f))
+
+/* ---------------- helpers the generated code calls ---------------- */
+
+/* Loads size bytes at seg:off; bit 32 of the result set on a fault. */
+static uint64_t jit_ld(struct emu_cpu *c, uint32_t off, uint32_t seg_size)
+{
+	unsigned seg = seg_size & 0xff, size = seg_size >> 8;
+	int r;
+	uint32_t v = 0;
+	if (size == 1) {
+		uint8_t b = 0;
+		r = rd8(c, (int)seg, off, &b);
+		v = b;
+	} else if (size == 2) {
+		uint16_t w = 0;
+		r = rd16(c, (int)seg, off, &w);
+		v = w;
+	} else {
+		r = rd32(c, (int)seg, off, &v);
+	}
+	return r ? 1ull << 32 : v;
+}
+
+/* Stores size bytes at seg:off: 0, 1 on a fault, 2 when the store hit
+ * the code of the running trace (which must stop after it). */
+static uint32_t jit_st(struct emu_cpu *c, uint32_t off, uint32_t seg_size, uint32_t val)
+{
+	unsigned seg = seg_size & 0xff, size = seg_size >> 8;
+	int r;
+	if (size == 1)
+		r = wr8(c, (int)seg, off, (uint8_t)val);
+	else if (size == 2)
+		r = wr16(c, (int)seg, off, (uint16_t)val);
+	else
+		r = wr32(c, (int)seg, off, val);
+	if (r)
+		return 1;
+	return c->cur_trace->valid ? 0 : 2;
+}
+
+static uint32_t jit_cf(struct emu_cpu *c)
+{
+	return emu_cf(c);
+}
+
+static uint32_t jit_cond(struct emu_cpu *c, uint32_t cc)
+{
+	return emu_cond(c, (int)cc);
+}
+
+/* ---------------- instruction properties ---------------- */
+
+enum {
+	P_JIT = 1,      /* translated */
+	P_RD = 2,       /* reads arithmetic flags */
+	P_WR = 4,       /* writes all six arithmetic flags */
+	P_FAULT = 8,    /* may raise an exception */
+	P_STORE = 16,   /* may store to memory (then hand over on SMC) */
+};
+
+enum { F_RR, F_RM, F_MR, F_RI, F_MI };
+
+static bool alu_handler(unsigned hid, int *op, int *form, int *size)
+{
+	if (hid < H_ADD_RR8 || hid > H_TEST_MI32)
+		return false;
+	unsigned x = hid - H_ADD_RR8;
+	*op = (int)(x / 15);
+	*form = (int)((x % 15) / 3);
+	*size = 1 << (x % 3);
+	return true;
+}
+
+static bool mov_handler(unsigned hid, int *form, int *size)
+{
+	if (hid < H_MOV_RR8 || hid > H_MOV_MI32)
+		return false;
+	unsigned x = hid - H_MOV_RR8;
+	*form = (int)(x / 3);
+	*size = 1 << (x % 3);
+	return true;
+}
+
+static unsigned props(const struct insn *i)
+{
+	int op, form, size;
+	bool mem = i->flags & I_MEM;
+	if (alu_handler(i->hid, &op, &form, &size)) {
+		unsigned p = P_JIT | P_WR;
+		if (op == 2 || op == 3)
+			p |= P_RD; /* ADC/SBB read CF */
+		if (mem)
+			p |= P_FAULT | ((form == F_MR || form == F_MI) && op != 7 && op != 8 ? P_STORE : 0);
+		return p;
+	}
+	if (mov_handler(i->hid, &form, &size))
+		return P_JIT | (mem ? P_FAULT : 0) | (form == F_MR || form == F_MI ? P_STORE : 0);
+	switch (i->hid) {
+	case H_NOP: case H_LEA16: case H_LEA32: case H_MOVZX_R8: case H_MOVSX_R8:
+	case H_MOVZX_R16: case H_MOVSX_R16:
+		return P_JIT;
+	case H_MOVZX_M8: case H_MOVSX_M8: case H_MOVZX_M16: case H_MOVSX_M16:
+		return P_JIT | P_FAULT;
+	case H_INC_R16: case H_INC_R32: case H_DEC_R16: case H_DEC_R32:
+		return P_JIT | P_RD | P_WR; /* CF is kept: read */
+	case H_PUSH_R32: case H_PUSH_I32:
+		return (i->flags & I_O32) ? P_JIT | P_FAULT | P_STORE : P_FAULT | P_STORE | P_RD;
+	case H_POP_R32:
+		return P_JIT | P_FAULT;
+	case H_JCC: case H_SETCC:
+		return P_JIT | P_RD | (i->flags & I_MEM ? P_FAULT : 0) |
+		       (i->hid == H_SETCC && (i->flags & I_MEM) ? P_STORE : 0);
+	case H_CMOV:
+		return (i->flags & I_O32 ? P_JIT : 0) | P_RD | (i->flags & I_MEM ? P_FAULT : 0);
+	case H_JMP:
+		return P_JIT;
+	case H_CALL:
+		return (i->flags & I_O32) ? P_JIT | P_FAULT | P_STORE : P_RD | P_FAULT;
+	case H_RET:
+		return (i->flags & I_O32) ? P_JIT | P_FAULT : P_RD | P_FAULT;
+	case H_SHL_R32: case H_SHR_R32: case H_SAR_R32:
+		/* a count of zero leaves the flags alone: as good as a read */
+		return (i->flags & I_CL) || !(i->imm & 31) ? P_JIT | P_RD : P_JIT | P_WR;
+	case H_IMUL:
+		return (i->flags & I_O32) ? P_JIT | P_WR | (i->flags & I_MEM ? P_FAULT : 0)
+					  : P_RD | P_FAULT;
+	case H_CBW:
+		return P_JIT;
+	case H_CWD:
+		return i->flags & I_O32 ? P_JIT : P_RD | P_FAULT;
+	default:
+		return P_RD | P_FAULT | P_STORE; /* handed to the interpreter */
+	}
+}
+
+/* ---------------- the compiler ---------------- */
+
+struct stub {
+	uint8_t *from[2];   /* rel32s to patch with the stub's address */
+	uint8_t *resume;    /* where the fast path continues */
+	uint8_t kind;       /* 0 load, 1 store */
+	uint8_t size, seg;
+	uint8_t sign;       /* load: sign-extend */
+	int k;              /* instruction index */
+};
+
+struct jc {
+	struct emu_cpu *c;
+	struct trace *t;
+	struct jit_buf b;
+	uint8_t *epilogue;
+	int k;
+	struct stub stubs[JIT_MAX_STUBS];
+	int nstubs;
+	bool need_flags[TRACE_MAX_INSNS + 1];
+	/* Host EFLAGS hold the guest's arithmetic flags (set by the last
+	 * emitted instruction); hf_cf: CF among them. */
+	bool hf_valid, hf_cf;
+	bool failed;
+};
+
+static void exit_with(struct jc *j, int kind, int k)
+{
+	e_mov_imm32(&j->b, RAX, (uint32_t)(kind << 8 | k));
+	uint8_t *at = e_jmp32(&j->b);
+	jb_patch(&j->b, at, j->epilogue);
+}
+
+static struct stub *new_stub(struct jc *j)
+{
+	if (j->nstubs == JIT_MAX_STUBS) {
+		j->failed = true;
+		return &j->stubs[0];
+	}
+	return &j->stubs[j->nstubs++];
+}
+
+/* ESI = the offset of insn's memory operand. */
+static void emit_ea(struct jc *j, const struct insn *i)
+{
+	struct jit_buf *b = &j->b;
+	bool a32 = i->flags & I_A32;
+	if (i->base == REG_NONE && i->index == REG_NONE) {
+		e_mov_imm32(b, RSI, i->disp & i->amask);
+		return;
+	}
+	if (i->base != REG_NONE)
+		e_load(b, 4, RSI, M(RBX, GREG(i->base)));
+	if (i->index != REG_NONE) {
+		e_load(b, 4, RAX, M(RBX, GREG(i->index)));
+		if (i->base != REG_NONE)
+			e_lea(b, 4, RSI, MX(RSI, RAX, i->scale, (int32_t)i->disp));
+		else
+			e_lea(b, 4, RSI, MX(NOREG, RAX, i->scale, (int32_t)i->disp));
+	} else if (i->disp) {
+		e_lea(b, 4, RSI, M(RSI, (int32_t)i->disp));
+	}
+	if (!a32)
+		e_movx_rr(b, false, 2, RSI, RSI);
+}
+
+/* The common part of a memory access: segment limit, linear address in
+ * EDX, TLB entry check; leaves RDI = host address base (add) so that the
+ * access is [RDI + RDX]. Both misses jump to the returned stub. */
+static struct stub *emit_tlb(struct jc *j, const struct insn *i, int size, bool write)
+{
+	struct jit_buf *b = &j->b;
+	int seg = i->seg;
+	struct stub *s = new_stub(j);
+	s->kind = write;
+	s->size = (uint8_t)size;
+	s->seg = (uint8_t)seg;
+	s->sign = 0;
+	s->k = j->k;
+	static const uint8_t cmp_q[] = { 0x3b };
+	int32_t sbase = OFF(seg) + seg * (int32_t)sizeof(struct emu_seg);
+	/* off + size - 1 > limit (signed: -1 means always check slowly) */
+	e_lea(b, 8, RAX, M(RSI, size - 1));
+	jb_op_mem(b, 8, cmp_q, 1, RAX,
+		  M(RBX, sbase + (int32_t)(write ? offsetof(struct emu_seg, wlim)
+						 : offsetof(struct emu_seg, rlim))));
+	s->from[0] = e_jcc32(b, CC_G);
+	e_load(b, 4, RDX, M(RBX, sbase + (int32_t)offsetof(struct emu_seg, base)));
+	e_alu_rr(b, 4, 0, RDX, RSI);                          /* add edx, esi */
+	e_mov_rr(b, 4, RAX, RDX);
+	e_shift_ri(b, 4, 5, RAX, 12);                          /* shr eax, 12 */
+	e_alu_ri(b, 4, 4, RAX, TLB_MASK);                      /* and eax, mask */
+	e_lea(b, 8, RAX, MX(RAX, RAX, 1, 0));                  /* rax *= 3 */
+	e_load(b, 8, RDI, M(RBX, write ? OFF(tlb_w) : OFF(tlb_r)));
+	e_lea(b, 8, RDI, MX(RDI, RAX, 3, 0));                  /* the entry */
+	e_lea(b, 4, RAX, M(RDX, size - 1));
+	e_alu_ri(b, 4, 4, RAX, 0xfffff000u);
+	e_alu_rm(b, 4, 7, RAX, M(RDI, (int32_t)offsetof(struct tlb_entry, tag)));
+	s->from[1] = e_jcc32(b, CC_NE);
+	e_load(b, 8, RDI, M(RDI, (int32_t)offsetof(struct tlb_entry, add)));
+	j->hf_valid = false;
+	return s;
+}
+
+/* EAX = the size-byte value at insn's memory operand (zero- or
+ * sign-extended to 32 bits). ESI must hold the offset; it is kept. */
+static void emit_load(struct jc *j, const struct insn *i, int size, bool sign)
+{
+	struct jit_buf *b = &j->b;
+	struct stub *s = emit_tlb(j, i, size, false);
+	s->sign = sign;
+	struct mop m = MX(RDI, RDX, 0, 0);
+	if (size == 4) {
+		e_load(b, 4, RAX, m);
+	} else if (!sign) {
+		e_load(b, size, RAX, m);
+	} else {
+		uint8_t op[2] = { 0x0f, (uint8_t)(size == 1 ? 0xbe : 0xbf) };
+		jb_op_mem(b, 4, op, 2, RAX, m);
+	}
+	s->resume = b->p;
+}
+
+/* Stores ECX (CL, CX) to insn's memory operand at offset ESI. */
+static void emit_store(struct jc *j, const struct insn *i, int size)
+{
+	struct jit_buf *b = &j->b;
+	struct stub *s = emit_tlb(j, i, size, true);
+	e_store(b, size, MX(RDI, RDX, 0, 0), RCX);
+	s->resume = b->p;
+}
+
+static void emit_stubs(struct jc *j)
+{
+	struct jit_buf *b = &j->b;
+	for (int n = 0; n < j->nstubs; n++) {
+		struct stub *s = &j->stubs[n];
+		jb_patch(b, s->from[0], b->p);
+		jb_patch(b, s->from[1], b->p);
+		e_store_imm(b, 4, CPU(icount_offset), (uint32_t)s->k);
+		e_mov_rr(b, 8, RDI, RBX);
+		e_mov_imm32(b, RDX, (uint32_t)(s->seg | s->size << 8));
+		if (s->kind == 0) {
+			/* a read-modify-write goes on with the same offset */
+			e_mov_rr(b, 8, R15, RSI);
+			e_call_abs(b, (const void *)jit_ld);
+			e_mov_rr(b, 8, RSI, R15);
+			e_store_imm(b, 4, CPU(icount_offset), 0);
+			e_mov_rr(b, 8, RDX, RAX);
+			e_shift_ri(b, 8, 5, RDX, 32);                /* shr rdx, 32 */
+			uint8_t *ok = e_jcc32(b, CC_E);
+			exit_with(j, JIT_FAULT, s->k);
+			jb_patch(b, ok, b->p);
+			if (s->sign && s->size < 4)
+				e_movx_rr(b, true, s->size, RAX, RAX);
+			uint8_t *back = e_jmp32(b);
+			jb_patch(b, back, s->resume);
+		} else {
+			/* the value is in ECX: the fourth argument */
+			e_call_abs(b, (const void *)jit_st);
+			e_store_imm(b, 4, CPU(icount_offset), 0);
+			e_test_rr(b, 4, RAX, RAX);
+			uint8_t *ok = e_jcc32(b, CC_E);
+			e_alu_ri(b, 4, 7, RAX, 1);
+			uint8_t *smc = e_jcc32(b, CC_NE);
+			exit_with(j, JIT_FAULT, s->k);
+			jb_patch(b, smc, b->p);
+			exit_with(j, JIT_INTERP, s->k + 1);
+			jb_patch(b, ok, b->p);
+			uint8_t *back = e_jmp32(b);
+			jb_patch(b, back, s->resume);
+		}
+	}
+}
+
+/* ---- flags ---- */
+
+/* Guest register access by size (8-bit: byte offset as decoded). */
+static struct mop greg(int size, int r)
+{
+	return size == 1 ? M(RBX, GREG8(r)) : M(RBX, GREG(r));
+}
+
+/* Writes EAX (or AL/AX) to a guest register; a 32-bit write clears the
+ * upper half of the 64-bit slot, as the interpreter's W32 does. */
+static void set_greg(struct jc *j, int size, int r, int host)
+{
+	if (size == 4)
+		e_store(&j->b, 8, greg(4, r), host); /* host was loaded 32-bit: upper 0 */
+	else
+		e_store(&j->b, size, greg(size, r), host);
+}
+
+/* ---- instruction translations ---- */
+
+static const uint32_t lf_of_alu[9] = { LF_ADD, LF_LOGIC, LF_ADC, LF_SBB, LF_LOGIC, LF_SUB,
+				       LF_LOGIC, LF_SUB, LF_LOGIC };
+
+static void emit_alu(struct jc *j, const struct insn *i, int op, int form, int size)
+{
+	struct jit_buf *b = &j->b;
+	bool writes = op != 7 && op != 8;
+	bool logic = lf_of_alu[op] == LF_LOGIC;
+	bool carry_in = op == 2 || op == 3;
+	/* TEST computes as AND, CMP as SUB: the result feeds the lazy flags */
+	int hostop = op == 8 ? 4 : op == 7 ? 5 : op;
+	bool need = j->need_flags[j->k];
+	bool mem_dst = form == F_MR || form == F_MI;
+	bool imm = form == F_RI || form == F_MI;
+	uint32_t m = size == 4 ? 0xffffffffu : (1u << (8 * size)) - 1;
+
+	/* a -> EAX, b -> ECX (or the immediate); 8/16-bit values arrive
+	 * zero-extended, as the lazy flags keep them */
+	if (form != F_RR && form != F_RI)
+		emit_ea(j, i);
+	if (mem_dst)
+		emit_load(j, i, size, false);
+	else
+		e_load(b, size, RAX, greg(size, i->reg));
+	if (form == F_RR) {
+		e_load(b, size, RCX, greg(size, i->rm));
+	} else if (form == F_RM) {
+		e_mov_rr(b, 4, R12, RAX); /* callee-saved: survives the slow path */
+		emit_load(j, i, size, false);
+		e_mov_rr(b, 4, RCX, RAX);
+		e_mov_rr(b, 4, RAX, R12);
+	} else if (form == F_MR) {
+		e_load(b, size, RCX, greg(size, i->reg));
+	}
+	if (carry_in) { /* the guest's CF into the host's */
+		e_mov_rr(b, 4, R12, RAX);
+		e_mov_rr(b, 4, R13, RCX);
+		e_mov_rr(b, 4, R15, RSI);
+		e_mov_rr(b, 8, RDI, RBX);
+		e_call_abs(b, (const void *)jit_cf);
+		e_store(b, 4, CPU(lf_cf), RAX);
+		e_mov_rr(b, 4, RDX, RAX);
+		e_mov_rr(b, 4, RAX, R12);
+		e_mov_rr(b, 4, RCX, R13);
+		e_mov_rr(b, 4, RSI, R15);
+		jb_byte(b, 0x0f); jb_byte(b, 0xba); jb_byte(b, 0xe2); jb_byte(b, 0x00); /* bt edx, 0 */
+	}
+	e_mov_rr(b, 4, R12, RAX); /* op1, for the lazy flags */
+	if (imm)
+		e_alu_ri(b, size, hostop, RAX, i->imm);
+	else
+		e_alu_rr(b, size, hostop, RAX, RCX);
+	bool flags_ok = true;
+	if (writes) {
+		if (mem_dst) {
+			/* store first: a faulting store leaves the flags alone */
+			e_mov_rr(b, 4, R14, RAX);
+			e_mov_rr(b, 4, R13, RCX);
+			e_mov_rr(b, 4, RCX, RAX);
+			emit_store(j, i, size);
+			e_mov_rr(b, 4, RAX, R14);
+			e_mov_rr(b, 4, RCX, R13);
+			flags_ok = false;
+		} else {
+			set_greg(j, size, i->reg, RAX);
+		}
+	}
+	if (need) { /* movs only: the host flags survive */
+		e_store_imm(b, 4, CPU(lf_op), lf_of_alu[op]);
+		e_store_imm(b, 4, CPU(lf_size), (uint32_t)size);
+		e_store(b, 4, CPU(lf_res), RAX);
+		if (!logic) {
+			e_store(b, 4, CPU(lf_op1), R12);
+			if (imm)
+				e_store_imm(b, 4, CPU(lf_op2), i->imm & m);
+			else
+				e_store(b, 4, CPU(lf_op2), RCX);
+		}
+	}
+	j->hf_valid = flags_ok;
+	j->hf_cf = flags_ok;
+}
+
+/* Conditions the host flags can answer: those that only need flags the
+ * last emitted instruction set exactly. */
+static bool host_cond_ok(struct jc *j, int cc)
+{
+	if (!j->hf_valid)
+		return false;
+	if (!j->hf_cf && ((cc >> 1) == 1 || (cc >> 1) == 3))
+		return false;
+	return true;
+}
+
+/* Leaves the guest condition cc in the host flags as "ZF clear = true"
+ * (so JNE/SETNE/CMOVNE test it), or uses the host flags directly. Returns
+ * the host condition code to use. */
+static int emit_cond(struct jc *j, int cc)
+{
+	struct jit_buf *b = &j->b;
+	if (host_cond_ok(j, cc))
+		return cc;
+	e_mov_rr(b, 8, RDI, RBX);
+	e_mov_imm32(b, RSI, (uint32_t)cc);
+	e_call_abs(b, (const void *)jit_cond);
+	e_test_rr(b, 4, RAX, RAX);
+	j->hf_valid = false;
+	return CC_NE;
+}
+
+static void set_eip_rel(struct jc *j, const struct insn *i, uint32_t add, bool o32)
+{
+	struct jit_buf *b = &j->b;
+	e_load(b, 4, RAX, CPU(trace_eip));
+	e_alu_ri(b, 4, 0, RAX, add);
+	if (!o32)
+		e_movx_rr(b, false, 2, RAX, RAX);
+	e_store(b, 4, CPU(eip), RAX);
+	(void)i;
+}
+
+/* push EAX (32-bit, on a 32-bit stack) */
+static void emit_push_eax(struct jc *j, const struct insn *i)
+{
+	struct jit_buf *b = &j->b;
+	e_mov_rr(b, 4, RCX, RAX);
+	e_load(b, 4, RSI, M(RBX, GREG(4)));
+	e_alu_ri(b, 4, 5, RSI, 4);                            /* sub esi, 4 */
+	struct insn s = *i;
+	s.seg = SEG_SS;
+	emit_store(j, &s, 4);
+	e_load(b, 4, RAX, M(RBX, GREG(4)));
+	e_alu_ri(b, 4, 5, RAX, 4);
+	e_store(b, 8, M(RBX, GREG(4)), RAX);
+}
+
+/* EAX = pop (32-bit stack) */
+static void emit_pop_eax(struct jc *j, const struct insn *i)
+{
+	struct jit_buf *b = &j->b;
+	e_load(b, 4, RSI, M(RBX, GREG(4)));
+	struct insn s = *i;
+	s.seg = SEG_SS;
+	emit_load(j, &s, 4, false);
+	e_load(b, 4, RCX, M(RBX, GREG(4)));
+	e_alu_ri(b, 4, 0, RCX, 4);
+	e_store(b, 8, M(RBX, GREG(4)), RCX);
+}
+
+/* Exit if the stack is not 32-bit (those run in the interpreter). */
+static void need_stack32(struct jc *j)
+{
+	struct jit_buf *b = &j->b;
+	static const uint8_t cmpb[] = { 0x80 };
+	jb_op_mem(b, 4, cmpb, 1, 7, CPU(stack32));
+	jb_byte(b, 0);
+	uint8_t *ok = e_jcc32(b, CC_NE);
+	exit_with(j, JIT_INTERP, j->k);
+	jb_patch(b, ok, b->p);
+	j->hf_valid = false;
+}
+
+static bool emit_insn(struct jc *j, const struct insn *i, bool last)
+{
+	struct jit_buf *b = &j->b;
+	int op, form, size;
+	bool o32 = i->flags & I_O32;
+	uint32_t amask = o32 ? 0xffffffffu : 0xffffu;
+	if (alu_handler(i->hid, &op, &form, &size)) {
+		emit_alu(j, i, op, form, size);
+		return true;
+	}
+	if (mov_handler(i->hid, &form, &size)) {
+		switch (form) {
+		case F_RR:
+			e_load(b, size, RAX, greg(size, i->rm));
+			set_greg(j, size, i->reg, RAX);
+			break;
+		case F_RM:
+			emit_ea(j, i);
+			emit_load(j, i, size, false);
+			set_greg(j, size, i->reg, RAX);
+			break;
+		case F_MR:
+			emit_ea(j, i);
+			e_load(b, size, RCX, greg(size, i->reg));
+			emit_store(j, i, size);
+			break;
+		case F_RI:
+			if (size == 4) {
+				e_mov_imm32(b, RAX, i->imm);
+				set_greg(j, 4, i->reg, RAX);
+			} else {
+				e_store_imm(b, size, greg(size, i->reg), i->imm);
+			}
+			break;
+		default: /* F_MI */
+			emit_ea(j, i);
+			e_mov_imm32(b, RCX, i->imm);
+			emit_store(j, i, size);
+			break;
+		}
+		return true;
+	}
+	switch (i->hid) {
+	case H_NOP:
+		return true;
+	case H_LEA16: case H_LEA32:
+		emit_ea(j, i);
+		if (i->hid == H_LEA32)
+			e_store(b, 8, M(RBX, GREG(i->reg)), RSI);
+		else
+			e_store(b, 2, M(RBX, GREG(i->reg)), RSI);
+		return true;
+	case H_MOVZX_R8: case H_MOVSX_R8: case H_MOVZX_R16: case H_MOVSX_R16: {
+		bool sign = i->hid == H_MOVSX_R8 || i->hid == H_MOVSX_R16;
+		int from = (i->hid == H_MOVZX_R8 || i->hid == H_MOVSX_R8) ? 1 : 2;
+		struct mop src = from == 1 ? M(RBX, GREG8(i->rm)) : M(RBX, GREG(i->rm));
+		uint8_t opc[2] = { 0x0f, (uint8_t)((sign ? 0xbe : 0xb6) | (from == 2 ? 1 : 0)) };
+		jb_op_mem(b, 4, opc, 2, RAX, src);
+		set_greg(j, o32 ? 4 : 2, i->reg, RAX);
+		return true;
+	}
+	case H_MOVZX_M8: case H_MOVSX_M8: case H_MOVZX_M16: case H_MOVSX_M16: {
+		bool sign = i->hid == H_MOVSX_M8 || i->hid == H_MOVSX_M16;
+		int from = (i->hid == H_MOVZX_M8 || i->hid == H_MOVSX_M8) ? 1 : 2;
+		emit_ea(j, i);
+		emit_load(j, i, from, sign);
+		set_greg(j, o32 ? 4 : 2, i->reg, RAX);
+		return true;
+	}
+	case H_INC_R16: case H_INC_R32: case H_DEC_R16: case H_DEC_R32: {
+		bool inc = i->hid == H_INC_R16 || i->hid == H_INC_R32;
+		size = (i->hid == H_INC_R32 || i->hid == H_DEC_R32) ? 4 : 2;
+		bool need = j->need_flags[j->k];
+		if (need) {
+			if (j->hf_valid && j->hf_cf) {
+				/* the host's CF is the guest's: INC/DEC keep it */
+				e_setcc(b, CC_B, RDX);
+				e_movx_rr(b, false, 1, RDX, RDX);
+				e_store(b, 4, CPU(lf_cf), RDX);
+			} else {
+				e_mov_rr(b, 8, RDI, RBX);
+				e_call_abs(b, (const void *)jit_cf);
+				e_store(b, 4, CPU(lf_cf), RAX);
+			}
+		}
+		e_load(b, size, RAX, greg(size, i->reg));
+		e_grp_r(b, size, 0xff, inc ? 0 : 1, RAX);
+		set_greg(j, size, i->reg, RAX);
+		if (need) {
+			e_store_imm(b, 4, CPU(lf_op), inc ? LF_INC : LF_DEC);
+			e_store_imm(b, 4, CPU(lf_size), (uint32_t)size);
+			if (size == 4)
+				e_store(b, 4, CPU(lf_res), RAX);
+			else {
+				e_movx_rr(b, false, 2, RDX, RAX);
+				e_store(b, 4, CPU(lf_res), RDX);
+			}
+		}
+		j->hf_valid = true;
+		j->hf_cf = false;
+		return true;
+	}
+	case H_PUSH_R32: case H_PUSH_I32:
+		need_stack32(j);
+		if (i->hid == H_PUSH_R32)
+			e_load(b, 4, RAX, M(RBX, GREG(i->reg)));
+		else
+			e_mov_imm32(b, RAX, i->imm);
+		emit_push_eax(j, i);
+		return true;
+	case H_POP_R32:
+		need_stack32(j);
+		emit_pop_eax(j, i);
+		set_greg(j, 4, i->reg, RAX);
+		return true;
+	case H_JCC: {
+		int hcc = emit_cond(j, i->op);
+		uint8_t *no = e_jcc32(b, hcc ^ 1);
+		set_eip_rel(j, i, i->ofs + i->len + i->imm, o32);
+		exit_with(j, JIT_BRANCH, j->k);
+		jb_patch(b, no, b->p);
+		j->hf_valid = false;
+		(void)last;
+		return true;
+	}
+	case H_JMP:
+		set_eip_rel(j, i, i->ofs + i->len + i->imm, o32);
+		exit_with(j, JIT_BRANCH, j->k);
+		return true;
+	case H_CALL:
+		need_stack32(j);
+		e_load(b, 4, RAX, CPU(trace_eip));
+		e_alu_ri(b, 4, 0, RAX, i->ofs + i->len);
+		emit_push_eax(j, i);
+		set_eip_rel(j, i, i->ofs + i->len + i->imm, true);
+		exit_with(j, JIT_BRANCH, j->k);
+		return true;
+	case H_RET:
+		need_stack32(j);
+		emit_pop_eax(j, i);
+		if (i->imm) {
+			e_load(b, 4, RCX, M(RBX, GREG(4)));
+			e_alu_ri(b, 4, 0, RCX, i->imm);
+			e_store(b, 8, M(RBX, GREG(4)), RCX);
+		}
+		e_store(b, 4, CPU(eip), RAX);
+		exit_with(j, JIT_BRANCH, j->k);
+		return true;
+	case H_SETCC: {
+		int hcc = emit_cond(j, i->op);
+		e_setcc(b, hcc, RCX);
+		if (i->flags & I_MEM) {
+			e_movx_rr(b, false, 1, RCX, RCX);
+			e_mov_rr(b, 4, R11, RCX);
+			emit_ea(j, i);
+			e_mov_rr(b, 4, RCX, R11);
+			emit_store(j, i, 1);
+		} else {
+			e_store(b, 1, M(RBX, GREG8(i->rm)), RCX);
+		}
+		j->hf_valid = false;
+		return true;
+	}
+	case H_CMOV: {
+		if (!o32)
+			return false;
+		if (i->flags & I_MEM) {
+			emit_ea(j, i);
+			emit_load(j, i, 4, false);
+		} else {
+			e_load(b, 4, RAX, M(RBX, GREG(i->rm)));
+		}
+		e_mov_rr(b, 4, R12, RAX); /* survives a helper call */
+		int hcc = emit_cond(j, i->op);
+		uint8_t *no = e_jcc32(b, hcc ^ 1);
+		e_store(b, 8, M(RBX, GREG(i->reg)), R12);
+		jb_patch(b, no, b->p);
+		j->hf_valid = false;
+		return true;
+	}
+	case H_SHL_R32: case H_SHR_R32: case H_SAR_R32: {
+		int ext = i->hid == H_SHL_R32 ? 4 : i->hid == H_SHR_R32 ? 5 : 7;
+		uint32_t lf = i->hid == H_SHL_R32 ? LF_SHL : i->hid == H_SHR_R32 ? LF_SHR : LF_SAR;
+		bool need = j->need_flags[j->k];
+		uint8_t *skip = NULL;
+		if (i->flags & I_CL) {
+			e_load(b, 1, RCX, M(RBX, GREG8(8)));
+			e_alu_ri(b, 4, 4, RCX, 31);
+			skip = e_jcc32(b, CC_E); /* count 0: nothing at all */
+		} else if (!(i->imm & 31)) {
+			return true;
+		}
+		e_load(b, 4, RAX, M(RBX, GREG(i->rm)));
+		e_mov_rr(b, 4, R10, RAX);
+		if (i->flags & I_CL)
+			e_shift_rcl(b, 4, ext, RAX);
+		else
+			e_shift_ri(b, 4, ext, RAX, (uint8_t)(i->imm & 31));
+		if (need) {
+			e_setcc(b, CC_B, RDX); /* the last bit shifted out */
+			e_movx_rr(b, false, 1, RDX, RDX);
+			e_store(b, 4, CPU(lf_cf), RDX);
+			e_store_imm(b, 4, CPU(lf_op), lf);
+			e_store_imm(b, 4, CPU(lf_size), 4);
+			e_store(b, 4, CPU(lf_res), RAX);
+			e_store(b, 4, CPU(lf_op1), R10);
+			if (i->flags & I_CL)
+				e_store(b, 4, CPU(lf_op2), RCX);
+			else
+				e_store_imm(b, 4, CPU(lf_op2), i->imm & 31);
+		}
+		set_greg(j, 4, i->rm, RAX);
+		if (skip)
+			jb_patch(b, skip, b->p);
+		j->hf_valid = false;
+		return true;
+	}
+	case H_IMUL: {
+		if (!o32)
+			return false;
+		if (i->flags & I_MEM) {
+			emit_ea(j, i);
+			emit_load(j, i, 4, false);
+		} else {
+			e_load(b, 4, RAX, M(RBX, GREG(i->rm)));
+		}
+		if (i->op) { /* imul r, r/m, imm */
+			e_mov_imm32(b, RCX, i->imm);
+		} else {
+			e_load(b, 4, RCX, M(RBX, GREG(i->reg)));
+		}
+		e_imul_rr(b, 4, RAX, RCX);
+		if (j->need_flags[j->k]) {
+			e_setcc(b, CC_O, RDX);
+			e_movx_rr(b, false, 1, RDX, RDX);
+			e_store(b, 4, CPU(lf_cf), RDX);
+			e_store_imm(b, 4, CPU(lf_op), LF_MUL);
+			e_store_imm(b, 4, CPU(lf_size), 4);
+			e_store(b, 4, CPU(lf_res), RAX);
+		}
+		set_greg(j, 4, i->reg, RAX);
+		j->hf_valid = false;
+		return true;
+	}
+	case H_CBW:
+		if (o32) {
+			uint8_t opc[2] = { 0x0f, 0xbf };
+			jb_op_mem(b, 4, opc, 2, RAX, M(RBX, GREG(0)));
+			set_greg(j, 4, 0, RAX);
+		} else {
+			uint8_t opc[2] = { 0x0f, 0xbe };
+			jb_op_mem(b, 4, opc, 2, RAX, M(RBX, GREG(0)));
+			set_greg(j, 2, 0, RAX);
+		}
+		return true;
+	case H_CWD:
+		if (!o32)
+			return false;
+		e_load(b, 4, RAX, M(RBX, GREG(0)));
+		e_shift_ri(b, 4, 7, RAX, 31);
+		set_greg(j, 4, 2, RAX);
+		j->hf_valid = false;
+		return true;
+	default:
+		(void)amask;
+		return false;
+	}
+}
+
+void jit_init(struct emu_cpu *c)
+{
+	const char *env = getenv("PCVM_JIT");
+	c->jit_threshold = JIT_DEFAULT_THRESHOLD;
+	if (env) {
+		if (!strcmp(env, "off"))
+			c->jit_threshold = 0;
+		else if (!strcmp(env, "always"))
+			c->jit_threshold = 1;
+		else if (atoi(env) > 0)
+			c->jit_threshold = (uint32_t)atoi(env);
+	}
+	if (!c->jit_threshold)
+		return;
+	void *p = mmap(NULL, JIT_CODE_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED) {
+		log_warn("cannot map memory for the JIT (%s); interpreting only",
+			 strerror(errno));
+		c->jit_threshold = 0;
+		return;
+	}
+	c->jit_code = p;
+	c->jit_size = JIT_CODE_SIZE;
+	c->jit_used = 0;
+}
+
+void jit_destroy(struct emu_cpu *c)
+{
+	if (c->jit_code)
+		munmap(c->jit_code, c->jit_size);
+	c->jit_code = NULL;
+}
+
+void jit_reset(struct emu_cpu *c)
+{
+	c->jit_used = 0;
+}
+
+bool jit_compile(struct emu_cpu *c, struct trace *t)
+{
+	if (!c->jit_code || c->jit_size - c->jit_used < JIT_MAX_TRACE_CODE)
+		return false;
+	static struct jc jc_storage; /* large; the CPU runs on one thread */
+	struct jc *j = &jc_storage;
+	memset(j, 0, offsetof(struct jc, stubs));
+	j->nstubs = 0;
+	j->hf_valid = j->hf_cf = j->failed = false;
+	j->c = c;
+	j->t = t;
+	j->b.p = c->jit_code + c->jit_used;
+	j->b.end = j->b.p + JIT_MAX_TRACE_CODE;
+	uint8_t *start = j->b.p;
+
+	/* which instructions to translate, and flag liveness */
+	int n = 0;
+	unsigned pr[TRACE_MAX_INSNS];
+	while (n < t->ninsn && ((pr[n] = props(&t->insn[n])) & P_JIT))
+		n++;
+	if (n == 0)
+		return false;
+	bool live = true; /* whatever comes after the translated part reads them */
+	for (int k = n - 1; k >= 0; k--) {
+		if (pr[k] & P_STORE)
+			live = true; /* a store may hand over right after itself */
+		j->need_flags[k] = live;
+		if (pr[k] & (P_RD | P_FAULT))
+			live = true;
+		else if (pr[k] & P_WR)
+			live = false;
+	}
+
+	struct jit_buf *b = &j->b;
+	/* prologue: save callee-saved registers, RBX = the CPU */
+	e_push(b, RBX);
+	e_push(b, RBP);
+	e_push(b, R12);
+	e_push(b, R13);
+	e_push(b, R14);
+	e_push(b, R15);
+	e_alu_ri(b, 8, 5, RSP, 8); /* keep RSP 16-byte aligned for calls */
+	e_mov_rr(b, 8, RBX, RDI);
+	uint8_t *to_body = e_jmp32(b);
+	j->epilogue = b->p;
+	e_alu_ri(b, 8, 0, RSP, 8);
+	e_pop(b, R15);
+	e_pop(b, R14);
+	e_pop(b, R13);
+	e_pop(b, R12);
+	e_pop(b, RBP);
+	e_pop(b, RBX);
+	jb_byte(b, 0xc3);
+	jb_patch(b, to_body, b->p);
+
+	bool ended = false;
+	for (j->k = 0; j->k < n; j->k++) {
+		const struct insn *i = &t->insn[j->k];
+		if (!emit_insn(j, i, j->k == t->ninsn - 1)) {
+			if (j->k == 0)
+				return false; /* the interpreter would enter us again */
+			exit_with(j, JIT_INTERP, j->k);
+			ended = true;
+			break;
+		}
+		if (b->full || j->failed)
+			return false;
+	}
+	if (!ended) {
+		if (n < t->ninsn) {
+			exit_with(j, JIT_INTERP, n);
+		} else {
+			/* fell off the end: EIP = the byte after the trace */
+			set_eip_rel(j, NULL, t->nbytes, t->insn[0].flags & I_O32 ? true : true);
+			/* (the END's EIP keeps 32 bits; JUMP_DIRECT masks nothing
+			 * either: traces never cross a 64 KiB wrap, see build_trace) */
+			exit_with(j, JIT_END, t->ninsn);
+		}
+	}
+	emit_stubs(j);
+	if (b->full || j->failed)
+		return false;
+	c->jit_used += (size_t)(b->p - start);
+	c->jit_used = (c->jit_used + 15) & ~(size_t)15;
+	t->native = start;
+	c->stat_jit_compiled++;
+	return true;
+}
