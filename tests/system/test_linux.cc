@@ -5,13 +5,8 @@
 // booted directly and from a CD whose El Torito image emulates a floppy
 // (SeaBIOS's INT 13h floppy emulation). `make test` fetches the files into
 // $LINUX_GUESTS (tests/linux/fetch.sh) before running these.
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <png.h>
-#include <signal.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cctype>
 #include <cstdio>
@@ -27,7 +22,7 @@ namespace {
 // limits leave room for a loaded machine.
 constexpr int kLinuxTimeout = 300;
 // memtest86+ runs until stopped; it starts testing after about 4 s here.
-constexpr double kMemtestLimit = 180;
+constexpr int kMemtestLimit = 180;
 
 std::string guest_file(const std::string &name)
 {
@@ -198,60 +193,6 @@ bool load_png(const std::string &path, Image *img)
 	return true;
 }
 
-// memtest86+ is stopped once its screen shows a test under way. pcvm
-// writes the screen's text every second of guest time (--screenshot-every
-// with --screen-text); this watches those files and ends pcvm with SIGTERM
-// as soon as one matches, so a slow machine (or a sanitizer build) waits
-// longer and a fast one not at all. pcvm then writes its final --screenshot
-// and --screen-text. Returns pcvm's exit status, or -1 if no screen matched
-// within limit_s seconds.
-int run_until_screen(std::vector<std::string> args, const std::string &dir,
-		     bool (*want)(const std::string &), double limit_s)
-{
-	args.insert(args.begin(), pcvm_path());
-	args.insert(args.end(), { "--screenshot-every", "1:" + dir + "/shots/%04d.png",
-				  "--timeout", std::to_string((int)limit_s + 30) });
-	if (mkdir((dir + "/shots").c_str(), 0755))
-		return -1;
-	pid_t pid = fork();
-	if (pid == 0) {
-		int fd = open((dir + "/pcvm.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		std::vector<char *> argv;
-		for (auto &a : args)
-			argv.push_back(const_cast<char *>(a.c_str()));
-		argv.push_back(nullptr);
-		execv(argv[0], argv.data());
-		_exit(127);
-	}
-	bool matched = false;
-	std::string seen;
-	for (double waited = 0; waited < limit_s && !matched; waited += 0.2) {
-		usleep(200000);
-		for (auto &f : list_dir(dir + "/shots"))
-			if (f.size() > 4 && f.compare(f.size() - 4, 4, ".txt") == 0 &&
-			    seen.find(f) == std::string::npos) {
-				std::string t = read_file(dir + "/shots/" + f);
-				if (want(t)) {
-					matched = true;
-					break;
-				}
-				if (!t.empty())
-					seen += f + " ";
-			}
-		int st;
-		if (waitpid(pid, &st, WNOHANG) == pid)
-			return -1; // ended by itself: memtest86+ never does
-	}
-	kill(pid, SIGTERM);
-	int st = 0;
-	waitpid(pid, &st, 0);
-	if (!matched)
-		return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
 // Runs memtest86+ until it tests and checks the screen it leaves: its
 // banner, the memory it found (the whole 256 MiB), a test under way, no
 // errors; and that the picture shows the same screen: 80x25 cells of 9x16
@@ -264,10 +205,14 @@ void check_memtest(const std::vector<std::string> &boot)
 				       "--screen-text", dir + "/screen.txt", "--screenshot",
 				       dir + "/screen.png" };
 	args.insert(args.end(), boot.begin(), boot.end());
-	int status = run_until_screen(args, dir, memtest_testing, kMemtestLimit);
-	EXPECT_EQ(status, 128 + SIGTERM)
-		<< "(-1: memtest86+ did not start testing within " << kMemtestLimit << " s)\n"
-		<< read_file(dir + "/pcvm.log");
+	// --until-screen ends the run as soon as a test is under way: a slow
+	// machine (or a sanitizer build) waits longer, a fast one not at all.
+	args.insert(args.end(), { "--until-screen", "Test #[0-9]+ +\\[[A-Za-z]", "--timeout",
+				  std::to_string(kMemtestLimit) });
+	RunResult r = run_pcvm(args, kMemtestLimit + 30);
+	EXPECT_EQ(r.status, 0) << "(0: the screen showed a test under way; 3: it did not within "
+			       << kMemtestLimit << " s)\n"
+			       << r.err;
 	std::string screen = read_file(dir + "/screen.txt");
 	EXPECT_TRUE(has(screen, "Memtest86+ v6.10")) << screen;
 	size_t mem = screen.find("Memory  :");
