@@ -109,6 +109,53 @@ $(BUILD)/bench-disk: tests/bench/bench-disk.c $(LIB_OBJS)
 
 # ---- end of disk image block
 
+# ---- Real guests (issue 9, tests/linux/): Debian 12's 686 Linux kernel with
+# a busybox initramfs, isolinux and memtest86+, fetched with apt-get download
+# + dpkg -x into $(LINUX_DIR) once (tests/linux/fetch.sh; it adds the i386
+# architecture and updates apt's lists when it must, through sudo when not
+# root); a later `make test` finds them there. Outside $(BUILD) so the
+# SANITIZE=1 build uses the same files.
+LINUX_DIR := build/linux
+LINUX_FETCHED := $(LINUX_DIR)/.fetched
+LINUX_GUEST_FILES := $(LINUX_DIR)/initrd.gz $(LINUX_DIR)/linux.iso $(LINUX_DIR)/memtest.iso
+
+.PHONY: linux-guests
+linux-guests: $(LINUX_GUEST_FILES)
+
+$(LINUX_FETCHED): tests/linux/fetch.sh
+	tests/linux/fetch.sh $(LINUX_DIR)
+	touch $@
+
+$(LINUX_DIR)/mkinitramfs: tests/linux/mkinitramfs.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -o $@ $<
+
+$(LINUX_DIR)/initrd.gz: $(LINUX_DIR)/mkinitramfs tests/linux/initramfs.list tests/linux/init $(LINUX_FETCHED)
+	sed 's|@LINUX@|$(LINUX_DIR)|' tests/linux/initramfs.list | $(LINUX_DIR)/mkinitramfs > $(LINUX_DIR)/initrd.cpio
+	gzip -9n < $(LINUX_DIR)/initrd.cpio > $@.tmp
+	mv $@.tmp $@
+
+# The isolinux CD: isolinux.bin as a no-emulation El Torito image, the kernel
+# and initramfs in its root.
+$(LINUX_DIR)/linux.iso: $(LINUX_DIR)/initrd.gz tests/linux/isolinux.cfg $(LINUX_FETCHED)
+	rm -rf $(LINUX_DIR)/cd && mkdir -p $(LINUX_DIR)/cd/isolinux
+	cp $(LINUX_DIR)/isolinux.bin $(LINUX_DIR)/ldlinux.c32 tests/linux/isolinux.cfg $(LINUX_DIR)/cd/isolinux/
+	cp $(LINUX_DIR)/vmlinuz $(LINUX_DIR)/initrd.gz $(LINUX_DIR)/cd/
+	xorriso -as mkisofs -quiet -R -o $@.tmp -b isolinux/isolinux.bin -c isolinux/boot.cat \
+		-no-emul-boot -boot-load-size 4 -boot-info-table $(LINUX_DIR)/cd
+	mv $@.tmp $@
+
+# memtest86+'s .bin starts with a floppy boot sector that loads the rest
+# through INT 13h: padded to a 1.44 MB floppy it is an El Torito
+# floppy-emulation image (neither -no-emul-boot nor -hard-disk-boot).
+$(LINUX_DIR)/memtest.iso: $(LINUX_FETCHED)
+	rm -rf $(LINUX_DIR)/mtcd && mkdir -p $(LINUX_DIR)/mtcd
+	cp $(LINUX_DIR)/memtest86+ia32.bin $(LINUX_DIR)/mtcd/floppy.img
+	truncate -s 1474560 $(LINUX_DIR)/mtcd/floppy.img
+	xorriso -as mkisofs -quiet -o $@.tmp -b floppy.img -c boot.cat $(LINUX_DIR)/mtcd
+	mv $@.tmp $@
+# ---- end of real guests
+
 .PHONY: all deps run test test-run bench install clean guests
 .DEFAULT_GOAL := all
 
@@ -165,7 +212,8 @@ run: deps
 test: deps
 	$(MAKE) test-run
 
-test-run: $(BUILD)/pcvm $(BUILD)/unit-tests $(BUILD)/system-tests $(BUILD)/cpudiff-tests $(GUESTS) $(FUZZ_TARGETS)
+test-run: $(BUILD)/pcvm $(BUILD)/unit-tests $(BUILD)/system-tests $(BUILD)/cpudiff-tests $(GUESTS) $(FUZZ_TARGETS) \
+		$(LINUX_GUEST_FILES)
 	@fail=0; \
 	echo "== unit tests"; \
 	$(BUILD)/unit-tests --gtest_brief=1 || fail=1; \
@@ -175,6 +223,7 @@ test-run: $(BUILD)/pcvm $(BUILD)/unit-tests $(BUILD)/system-tests $(BUILD)/cpudi
 	PCVM_JIT=always $(BUILD)/cpudiff-tests --gtest_brief=1 || fail=1; \
 	echo "== system tests (guests and the pcvm binary)"; \
 	PCVM=$(BUILD)/pcvm GUESTS=$(BUILD)/guests TESTDATA=tests/data BUILD=$(BUILD) \
+		LINUX_GUESTS=$(LINUX_DIR) \
 		$(BUILD)/system-tests --gtest_brief=1 || fail=1; \
 	echo "== fuzzing the qcow2 and VHD parsers ($(FUZZ_TIME) s each)"; \
 	tests/fuzz/run.sh $(FUZZ_TIME) $(FUZZ_DIR) || fail=1; \
@@ -182,7 +231,7 @@ test-run: $(BUILD)/pcvm $(BUILD)/unit-tests $(BUILD)/system-tests $(BUILD)/cpudi
 	exit $$fail
 
 bench: deps
-	$(MAKE) all guests bench-guests
+	$(MAKE) all guests bench-guests linux-guests
 	@tests/bench/run.sh $(BUILD)
 
 

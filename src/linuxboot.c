@@ -14,9 +14,10 @@
  * x64 .bin images carry the same header and boot the same way.
  *
  * With no firmware there are no ACPI tables either, so the loader writes
- * the few an OS needs to power the machine off (ACPI 1.0b, section 5.2):
- * an RSDP, an RSDT, a revision-1 FADT describing the PIIX4 PM block with
- * SMI_CMD 0 (already in ACPI mode), a FACS and a DSDT holding only \_S5.
+ * the few an OS needs to find the PCI bus and power the machine off (ACPI
+ * 1.0b, section 5.2): an RSDP, an RSDT, a revision-1 FADT describing the
+ * PIIX4 PM block with SMI_CMD 0 (already in ACPI mode), a FACS and a DSDT
+ * holding \_S5 and the PCI root bridge \_SB.PCI0 with its resources.
  * They sit in the reserved 1 KiB below 640 KiB where a BIOS keeps its EBDA;
  * the kernel learns the RSDP's address from boot_params.acpi_rsdp_addr and,
  * for older kernels, by scanning the EBDA the BIOS data area points to.
@@ -137,10 +138,109 @@ static void table_header(uint8_t *t, const char *sig, uint32_t len)
 	put32(t + 32, 1);
 }
 
+/* AML (ACPI 1.0b, section 16): writes op (one byte, or 0x5Bxx for the
+ * extended ones; 0 for none), then PkgLength, then name (4 bytes or NULL)
+ * and body. PkgLength counts its own bytes and what follows it: one byte up
+ * to 63, two (low nibble with 0x40, then the rest) up to 4095. Returns the
+ * bytes written. */
+static size_t aml_pkg(uint8_t *out, unsigned op, const char *name, const uint8_t *body,
+		      size_t n)
+{
+	uint8_t *p = out;
+	if (op > 0xff)
+		*p++ = (uint8_t)(op >> 8);
+	if (op)
+		*p++ = (uint8_t)op;
+	size_t len = n + (name ? strlen(name) : 0);
+	if (len + 1 < 64) {
+		*p++ = (uint8_t)(len + 1);
+	} else {
+		*p++ = (uint8_t)(0x40 | ((len + 2) & 0x0f));
+		*p++ = (uint8_t)((len + 2) >> 4);
+	}
+	if (name) {
+		memcpy(p, name, strlen(name));
+		p += strlen(name);
+	}
+	memcpy(p, body, n);
+	return (size_t)(p + n - out);
+}
+
+static uint8_t *put_le(uint8_t *p, uint64_t v, int bytes)
+{
+	for (int i = 0; i < bytes; i++)
+		*p++ = (uint8_t)(v >> (8 * i));
+	return p;
+}
+
+/* Scope (\_SB) { Device (PCI0) { _HID PNP0A03, _ADR 0, _UID 0, _CRS } }:
+ * the PCI root bridge, without which an ACPI kernel scans no PCI bus (it
+ * learns its root buses from the firmware's tables only). _CRS gives the
+ * bus range, the configuration ports, the I/O space around them, the VGA
+ * window and the hole between RAM and 0xFEC00000 where the kernel may place
+ * BARs. No _PRT: the only interrupts in use are the legacy IDE channels'
+ * and the SCI, ISA IRQs the devices report themselves. Writes at out (at
+ * most 200 bytes); returns the length. */
+static size_t aml_pci_root(uint8_t *out, uint64_t ram_below_4g)
+{
+	uint8_t crs[128], *c = crs;
+	/* WordBusNumber: producer, min and max fixed, buses 0-255 */
+	static const uint8_t bus[] = { 0x88, 0x0d, 0x00, 0x02, 0x0c, 0x00, 0, 0, 0, 0,
+				       0xff, 0x00, 0, 0, 0x00, 0x01 };
+	memcpy(c, bus, sizeof(bus));
+	c += sizeof(bus);
+	/* IO (Decode16, 0xCF8, 0xCF8, 1, 8): the configuration mechanism */
+	static const uint8_t cfg[] = { 0x47, 0x01, 0xf8, 0x0c, 0xf8, 0x0c, 0x01, 0x08 };
+	memcpy(c, cfg, sizeof(cfg));
+	c += sizeof(cfg);
+	/* WordIO windows 0-0xCF7 and 0xD00-0xFFFF: producer, fixed, entire range */
+	static const uint16_t io[2][2] = { { 0x0000, 0x0cf7 }, { 0x0d00, 0xffff } };
+	for (int i = 0; i < 2; i++) {
+		static const uint8_t head[] = { 0x88, 0x0d, 0x00, 0x01, 0x0c, 0x03, 0, 0 };
+		memcpy(c, head, sizeof(head));
+		c = put_le(c + sizeof(head), io[i][0], 2);
+		c = put_le(c, io[i][1], 2);
+		c = put_le(c, 0, 2);
+		c = put_le(c, (uint32_t)io[i][1] - io[i][0] + 1, 2);
+	}
+	/* DWordMemory windows, cacheable read/write: the VGA's, and the hole */
+	uint64_t lo = (ram_below_4g + 0xfffff) & ~0xfffffull;
+	uint32_t mem[2][2] = { { 0xa0000, 0xbffff }, { (uint32_t)lo, 0xfebfffff } };
+	for (int i = 0; i < (lo < 0xfec00000 ? 2 : 1); i++) {
+		static const uint8_t head[] = { 0x87, 0x17, 0x00, 0x00, 0x0c, 0x03, 0, 0, 0, 0 };
+		memcpy(c, head, sizeof(head));
+		c = put_le(c + sizeof(head), mem[i][0], 4);
+		c = put_le(c, mem[i][1], 4);
+		c = put_le(c, 0, 4);
+		c = put_le(c, (uint64_t)mem[i][1] - mem[i][0] + 1, 4);
+	}
+	*c++ = 0x79; /* end tag; checksum 0: none */
+	*c++ = 0x00;
+	size_t clen = (size_t)(c - crs);
+
+	uint8_t dev[200], *d = dev;
+	/* Name (_HID, EisaId ("PNP0A03")), Name (_ADR, 0), Name (_UID, 0) */
+	static const uint8_t ids[] = { 0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0a, 0x03,
+				       0x08, '_', 'A', 'D', 'R', 0x00,
+				       0x08, '_', 'U', 'I', 'D', 0x00 };
+	memcpy(d, ids, sizeof(ids));
+	d += sizeof(ids);
+	/* Name (_CRS, Buffer (clen) { ... }) */
+	uint8_t sized[130] = { 0x0a, (uint8_t)clen };
+	memcpy(sized + 2, crs, clen);
+	memcpy(d, "\x08_CRS", 5);
+	d += 5;
+	d += aml_pkg(d, 0x11, NULL, sized, clen + 2);
+
+	uint8_t scope[220];
+	size_t n = aml_pkg(scope, 0x5b82, "PCI0", dev, (size_t)(d - dev));
+	return aml_pkg(out, 0x10, "\\_SB_", scope, n);
+}
+
 /* Writes the tables at LINUXBOOT_ACPI; returns the RSDP's address. */
 static uint32_t build_acpi(struct vm *vm)
 {
-	enum { RSDP = 0, RSDT = 32, FADT = 80, FACS = 256, DSDT = 320, END = 384 };
+	enum { RSDP = 0, RSDT = 32, FADT = 80, FACS = 256, DSDT = 320, END = 1024 };
 	uint8_t *a = vm_ram_ptr(vm, LINUXBOOT_ACPI, END);
 	if (!a)
 		return 0;
@@ -151,9 +251,11 @@ static uint32_t build_acpi(struct vm *vm)
 	 * PIIX4's soft-off. */
 	static const uint8_t s5[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x06, 0x04,
 				      0x00, 0x00, 0x00, 0x00 };
-	table_header(a + DSDT, "DSDT", 36 + sizeof(s5));
 	memcpy(a + DSDT + 36, s5, sizeof(s5));
-	checksum(a + DSDT, 36 + sizeof(s5), a + DSDT + 9);
+	size_t dlen = 36 + sizeof(s5);
+	dlen += aml_pci_root(a + DSDT + dlen, vm->ram_below_4g);
+	table_header(a + DSDT, "DSDT", (uint32_t)dlen);
+	checksum(a + DSDT, dlen, a + DSDT + 9);
 
 	memcpy(a + FACS, "FACS", 4);
 	put32(a + FACS + 4, 64);

@@ -181,8 +181,9 @@ static int add_fwcfg(struct vm *vm, const char *kind)
 }
 
 /* With --kernel no firmware runs: do the little a BIOS does that the
- * kernel relies on: the IDE channels' legacy decoding, and the PM block
- * where the loader's ACPI tables say it is, already in ACPI mode. */
+ * kernel relies on: the IDE channels' legacy decoding, the PM block
+ * where the loader's ACPI tables say it is, already in ACPI mode, and the
+ * VGA in text mode. */
 static void direct_boot_setup(struct vm *vm, struct pci_bus *bus)
 {
 	int ide = PIIX_SLOT << 3 | IDE_FN, pm = PIIX_SLOT << 3 | PM_FN;
@@ -194,6 +195,11 @@ static void direct_boot_setup(struct vm *vm, struct pci_bus *bus)
 	pci_config_write(bus, pm, ACPI_PMBA, ACPI_PM_BASE | 1, 4);
 	pci_config_write(bus, pm, ACPI_PMREGMISC, 1, 1);
 	ioport_write(vm->io, ACPI_PM_BASE + 4, ACPI_PM1_CNT_SCI_EN, 2);
+	/* The VGA BIOS would have set text mode 3: vgacon and memtest86+
+	 * write to 0xB8000 expecting it. */
+	if (vm->vga && vga_boot_text_mode(vm->vga) == -ENOENT)
+		log_warn("--kernel: the VGA BIOS %s holds no 8x16 font; screen text shows "
+			 "in curses and --screen-text, blank in pictures", VGA_ROM_PATH);
 }
 
 /* ---- Legacy ISA devices: PIC, PIT, RTC/CMOS, 8042, DMA, floppy, COM1 ---- */

@@ -608,6 +608,79 @@ static void vga_reset(void *opaque)
 	changed(v);
 }
 
+/* ---- the state a VGA BIOS leaves (for boots without firmware) ---- */
+
+/* Mode 3's register values, from the VGA reference's mode tables. */
+static const uint8_t mode3_sr[5] = { 0x03, 0x00, 0x03, 0x00, 0x02 };
+static const uint8_t mode3_cr[0x19] = {
+	0x5f, 0x4f, 0x50, 0x82, 0x55, 0x81, 0xbf, 0x1f, 0x00, 0x4f, 0x0d, 0x0e, 0x00,
+	0x00, 0x00, 0x00, 0x9c, 0x8e, 0x8f, 0x28, 0x1f, 0x96, 0xb9, 0xa3, 0xff,
+};
+static const uint8_t mode3_gr[9] = { 0x00, 0x00, 0x00, 0x00, 0x00, 0x10, 0x0e, 0x00, 0xff };
+static const uint8_t mode3_ar[0x15] = {
+	0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x14, 0x07, 0x38, 0x39, 0x3a,
+	0x3b, 0x3c, 0x3d, 0x3e, 0x3f, 0x0c, 0x00, 0x0f, 0x08, 0x00,
+};
+
+/* The VGA BIOS's 8x16 font: a 4 KiB table of 256 glyphs of 16 rows inside
+ * the option ROM. Recognised by glyphs every PC font shares: 0x00, space and
+ * 0xFF blank, 0xDB the full block, 0xB0 the light shade (alternating
+ * 0x11/0x44 rows), 'A' drawn. NULL when the ROM holds no such table. */
+static const uint8_t *rom_font16(const struct vga *v)
+{
+	static const uint8_t zero[16];
+	if (!v->rom || v->rom_size < 4096)
+		return NULL;
+	for (uint32_t o = 0; o + 4096 <= v->rom_size; o++) {
+		const uint8_t *f = v->rom + o;
+		if (memcmp(f, zero, 16) || memcmp(f + 0x20 * 16, zero, 16) ||
+		    memcmp(f + 0xff * 16, zero, 16) || !memcmp(f + 'A' * 16, zero, 16))
+			continue;
+		bool ok = true;
+		for (int r = 0; r < 16 && ok; r++)
+			ok = f[0xdb * 16 + r] == 0xff &&
+			     f[0xb0 * 16 + r] == ((r & 1) ? 0x44 : 0x11);
+		if (ok)
+			return f;
+	}
+	return NULL;
+}
+
+int vga_boot_text_mode(struct vga *v)
+{
+	vga_reset(v);
+	v->misc = 0x67;
+	memcpy(v->sr, mode3_sr, sizeof(mode3_sr));
+	memcpy(v->cr, mode3_cr, sizeof(mode3_cr));
+	memcpy(v->gr, mode3_gr, sizeof(mode3_gr));
+	memcpy(v->ar, mode3_ar, sizeof(mode3_ar));
+	v->ar_index = 0x20; /* palette address source: the screen is on */
+	/* The EGA palette in DAC entries 0-63: bits 0-2 blue, green, red at
+	 * two thirds, bits 3-5 the same at one third. */
+	for (int i = 0; i < 64; i++) {
+		v->dac[i][0] = (uint8_t)(((i >> 2) & 1) * 42 + ((i >> 5) & 1) * 21);
+		v->dac[i][1] = (uint8_t)(((i >> 1) & 1) * 42 + ((i >> 4) & 1) * 21);
+		v->dac[i][2] = (uint8_t)((i & 1) * 42 + ((i >> 3) & 1) * 21);
+	}
+	update_window(v);
+	/* Odd/even text memory: cell i is byte 2i of plane 0 (character) and
+	 * of plane 1 (attribute); blank cells, light grey on black. */
+	memset(v->vram, 0, (size_t)VGA_PLANE_SIZE * 4);
+	for (uint32_t i = 0; i < 80 * 25; i++) {
+		v->vram[(size_t)2 * i * 4 + 0] = ' ';
+		v->vram[(size_t)2 * i * 4 + 1] = 0x07;
+	}
+	changed(v);
+	const uint8_t *font = rom_font16(v);
+	if (!font)
+		return -ENOENT;
+	/* Font 0 in plane 2: 32-byte slots, 16 rows used. */
+	for (int c = 0; c < 256; c++)
+		for (int r = 0; r < 16; r++)
+			v->vram[((size_t)c * 32 + r) * 4 + 2] = font[c * 16 + r];
+	return 0;
+}
+
 /* ---- PCI ---- */
 
 static void bar_map(struct pci_device *d, int i, uint64_t old, uint64_t addr)

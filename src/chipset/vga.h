@@ -36,6 +36,13 @@ struct pci_device;
  * option ROM read from rom_path (NULL: no option ROM). */
 int vga_create(struct vm *vm, const char *rom_path, struct vga **out);
 
+/* Leaves the adapter as a VGA BIOS does after its POST, for machines
+ * started without firmware (--kernel): mode 3 (80x25 colour text, 9x16
+ * cells), the EGA palette, a blank screen and the option ROM's 8x16 font in
+ * plane 2. -ENOENT when the ROM holds no font (the mode is set, glyphs are
+ * blank in pictures). */
+int vga_boot_text_mode(struct vga *v);
+
 /* The PCI function, for the board and for tests that play the bus. */
 struct pci_device *vga_pci_device(struct vga *v);
 

@@ -3,15 +3,19 @@
  * exit together with the CPU time (user and system, from wait4's rusage) it
  * used, for tests/bench/bench-cpu.sh. It can also stop the command as soon as
  * a log file it writes contains one of some strings (the time to a firmware
- * milestone), and kills it after a timeout. POSIX process interfaces only.
+ * milestone), and kills it after a timeout. POSIX process interfaces, and
+ * Linux's /proc/PID/stat for the CPU time at a milestone with -k.
  *
- *   timerun [-t SECONDS] [-o OUTFILE] [-w LOGFILE -p STRING [-p STRING]...]
+ *   timerun [-t SECONDS] [-o OUTFILE] [-w LOGFILE -p STRING [-p STRING]... [-k]]
  *           -- COMMAND [ARG]...
  *
  * Prints one line: "wall=S user=S sys=S status=N matched=M" where status is
  * the exit status, 128+signal, or "timeout"; matched is 1 when a -p string
- * was seen (the time is then taken when it was seen). The command's stdout
- * and stderr go to OUTFILE (default /dev/null).
+ * was seen (the time is then taken when it was seen). With -k the command
+ * keeps running after the match until it exits (a guest's boot marker, then
+ * its power-off): the line then ends "mark=S markcpu=S", the wall and CPU
+ * (user+system) time at the match, and the other times are at the exit.
+ * The command's stdout and stderr go to OUTFILE (default /dev/null).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -70,10 +74,32 @@ static int watch_poll(struct watch *w)
 	return 0;
 }
 
+/* User+system CPU time a running process has used so far, or -1. */
+static double proc_cpu(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	/* after "(comm)": state is field 3, utime and stime fields 14 and 15 */
+	char *p = strrchr(buf, ')');
+	unsigned long long ut, st;
+	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+			 &ut, &st) != 2)
+		return -1;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: timerun [-t SECONDS] [-o OUTFILE] [-w LOGFILE -p STRING]... "
-			"-- COMMAND [ARG]...\n");
+			"[-k] -- COMMAND [ARG]...\n");
 	exit(2);
 }
 
@@ -82,8 +108,8 @@ int main(int argc, char **argv)
 	double timeout = 600;
 	const char *out = "/dev/null";
 	struct watch w = { .fd = -1 };
-	int opt;
-	while ((opt = getopt(argc, argv, "+t:o:w:p:")) != -1) {
+	int opt, keep = 0;
+	while ((opt = getopt(argc, argv, "+t:o:w:p:k")) != -1) {
 		switch (opt) {
 		case 't':
 			timeout = strtod(optarg, NULL);
@@ -93,6 +119,9 @@ int main(int argc, char **argv)
 			break;
 		case 'w':
 			w.path = optarg;
+			break;
+		case 'k':
+			keep = 1;
 			break;
 		case 'p':
 			if (w.npat == MAX_PATTERNS)
@@ -105,7 +134,8 @@ int main(int argc, char **argv)
 			usage();
 		}
 	}
-	if (optind >= argc || timeout <= 0 || (w.path && !w.npat) || (!w.path && w.npat))
+	if (optind >= argc || timeout <= 0 || (w.path && !w.npat) || (!w.path && w.npat) ||
+	    (keep && !w.path))
 		usage();
 	if (w.path) {
 		w.buf = malloc(w.maxlen + 65536 + 1);
@@ -150,7 +180,7 @@ int main(int argc, char **argv)
 	}
 
 	int status = 0, matched = 0, timed_out = 0;
-	double t_end = 0;
+	double t_end = 0, mark = 0, mark_cpu = -1;
 	struct rusage ru;
 	for (;;) {
 		pid_t r = wait4(pid, &status, WNOHANG, &ru);
@@ -158,9 +188,14 @@ int main(int argc, char **argv)
 			t_end = now_s();
 			break;
 		}
-		if (w.path && watch_poll(&w)) {
-			t_end = now_s();
+		if (w.path && !matched && watch_poll(&w)) {
 			matched = 1;
+			if (keep) {
+				mark = now_s() - t0;
+				mark_cpu = proc_cpu(pid);
+				continue;
+			}
+			t_end = now_s();
 			kill(pid, SIGKILL);
 			wait4(pid, &status, 0, &ru);
 			break;
@@ -174,26 +209,33 @@ int main(int argc, char **argv)
 			break;
 		}
 		/* Sleep until the child ends, or briefly when a log is watched. */
-		double nap = w.path ? 0.001 : (left < 0.1 ? left : 0.1);
+		double nap = w.path && !matched ? 0.001 : (left < 0.1 ? left : 0.1);
 		struct timespec ts = { (time_t)nap, (long)((nap - (double)(time_t)nap) * 1e9) };
 		sigtimedwait(&chld, NULL, &ts);
 	}
 	/* A last look: the line may have been written just before the exit. */
-	if (!matched && w.path && watch_poll(&w))
+	if (!matched && w.path && watch_poll(&w)) {
 		matched = 1;
+		mark = t_end - t0;
+		mark_cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+			   (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+	}
 
 	char st[16];
-	if (timed_out && !matched)
+	if (timed_out && (!matched || keep))
 		snprintf(st, sizeof(st), "timeout");
-	else if (matched)
+	else if (matched && !keep)
 		snprintf(st, sizeof(st), "killed");
 	else if (WIFEXITED(status))
 		snprintf(st, sizeof(st), "%d", WEXITSTATUS(status));
 	else
 		snprintf(st, sizeof(st), "%d", 128 + WTERMSIG(status));
-	printf("wall=%.4f user=%.4f sys=%.4f status=%s matched=%d\n", t_end - t0,
+	printf("wall=%.4f user=%.4f sys=%.4f status=%s matched=%d", t_end - t0,
 	       (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6,
 	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6, st, matched);
+	if (keep)
+		printf(" mark=%.4f markcpu=%.4f", matched ? mark : -1.0, matched ? mark_cpu : -1.0);
+	printf("\n");
 	free(w.buf);
 	return 0;
 }

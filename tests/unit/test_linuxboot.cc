@@ -202,6 +202,38 @@ TEST_F(LinuxbootTest, AcpiTablesForPowerOff)
 	static const uint8_t s5[] = {0x08, '_', 'S', '5', '_', 0x12, 0x06, 0x04, 0, 0, 0, 0};
 	EXPECT_EQ(0, memcmp(fx.ram(dsdt + 36), s5, sizeof(s5)));
 	EXPECT_LE(dsdt + dlen, 0xa0000u) << "inside the reserved area";
+
+	// Then Scope (\_SB_) { Device (PCI0) { Name (_HID, EisaId ("PNP0A03"))
+	// ... } } reaching exactly to the table's end: an ACPI kernel scans no
+	// PCI bus it is not told about.
+	const uint8_t *a = fx.ram(dsdt + 48);
+	auto pkglen = [](const uint8_t *p, unsigned *bytes) {
+		unsigned follow = p[0] >> 6;
+		*bytes = follow + 1;
+		if (!follow)
+			return (unsigned)(p[0] & 0x3f);
+		unsigned v = p[0] & 0x0f;
+		for (unsigned i = 1; i <= follow; i++)
+			v |= (unsigned)p[i] << (4 + 8 * (i - 1));
+		return v;
+	};
+	ASSERT_EQ(0x10, a[0]) << "ScopeOp";
+	unsigned lb, lb_scope;
+	unsigned scope_len = pkglen(a + 1, &lb_scope);
+	EXPECT_EQ(dlen - 48 - 1, scope_len) << "the scope ends with the table";
+	const uint8_t *q = a + 1 + lb_scope;
+	ASSERT_EQ(0, memcmp(q, "\\_SB_", 5));
+	q += 5;
+	ASSERT_EQ(0x5b, q[0]);
+	ASSERT_EQ(0x82, q[1]) << "DeviceOp";
+	unsigned dev_len = pkglen(q + 2, &lb);
+	EXPECT_EQ(scope_len, lb_scope + 5 + 2 + dev_len) << "the device fills the scope";
+	q += 2 + lb;
+	ASSERT_EQ(0, memcmp(q, "PCI0", 4));
+	static const uint8_t hid[] = {0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0a, 0x03};
+	EXPECT_EQ(0, memcmp(q + 4, hid, sizeof(hid)));
+	// _CRS ends with the end tag, right at the end of the table.
+	EXPECT_EQ(0x79, *fx.ram(dsdt + dlen - 2));
 }
 
 TEST_F(LinuxbootTest, NoInitrdNoAppend)

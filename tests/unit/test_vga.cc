@@ -806,3 +806,64 @@ TEST_F(VgaTest, GuestCannotReachOutsideVideoMemory)
 }
 
 } // namespace
+
+// What a direct (--kernel) boot leaves, standing in for the VGA BIOS: mode 3
+// with the EGA palette and a blank screen; the font comes from the ROM, so
+// without one the glyphs stay blank and the call says so.
+TEST_F(VgaTest, BootTextModeWithoutRomHasNoFont)
+{
+	EXPECT_EQ(-ENOENT, vga_boot_text_mode(v));
+	struct vga_mode m;
+	vga_get_mode(v, &m);
+	EXPECT_EQ(VGA_KIND_TEXT, m.kind);
+	EXPECT_EQ(80u, m.cols);
+	EXPECT_EQ(25u, m.rows);
+	EXPECT_EQ(9u, m.char_w);
+	EXPECT_EQ(16u, m.char_h);
+	struct vga_text t = {};
+	ASSERT_EQ(0, vga_get_text(v, &t));
+	ASSERT_EQ(80u * 25, t.cols * t.rows);
+	for (unsigned i = 0; i < t.cols * t.rows; i++) {
+		EXPECT_EQ(' ', t.cell[i].ch) << i;
+		EXPECT_EQ(0x07, t.cell[i].attr) << i;
+	}
+	vga_text_free(&t);
+	// The same state as programming mode 3's registers by hand.
+	EXPECT_EQ(kMode03.misc, v->misc);
+	EXPECT_EQ(0, memcmp(v->sr, kMode03.sr, 5));
+	EXPECT_EQ(0, memcmp(v->cr, kMode03.cr, 25));
+	EXPECT_EQ(0, memcmp(v->gr, kMode03.gr, 9));
+	EXPECT_EQ(0, memcmp(v->ar, kMode03.ar, 21));
+}
+
+TEST(VgaBoot, TextModeTakesTheRomFont)
+{
+	log_set_level(LOG_ERROR);
+	struct vm *vm = static_cast<struct vm *>(calloc(1, sizeof(*vm)));
+	ASSERT_EQ(0, mem_create(&vm->mem));
+	ASSERT_EQ(0, ioport_create(&vm->io));
+	ASSERT_EQ(0, clock_create(&vm->clock, CLOCK_MODE_ICOUNT));
+	struct vga *v = nullptr;
+	ASSERT_EQ(0, vga_create(vm, VGA_ROM_PATH, &v)) << "Debian's seabios package";
+	ASSERT_EQ(0, vga_boot_text_mode(v));
+	mem_write(vm->mem, 0xb8000, 'A', 1);
+	mem_write(vm->mem, 0xb8001, 0x1f, 1); // white on blue
+	ioport_write(vm->io, 0x3d4, 0x0a, 1);   // cursor off: it sits on this cell
+	ioport_write(vm->io, 0x3d5, 0x20, 1);
+	struct vga_image img = {};
+	ASSERT_EQ(0, vga_render(v, &img));
+	ASSERT_EQ(720u, img.width);
+	unsigned lit = 0;
+	for (int r = 0; r < 16; r++) {
+		uint8_t row = v->vram[((size_t)'A' * 32 + r) * 4 + 2];
+		for (int d = 0; d < 8; d++) {
+			bool on = row & (0x80 >> d);
+			lit += on;
+			EXPECT_EQ(on ? 0xffffffu : 0x0000aau, img.pix[r * img.width + d])
+				<< r << "," << d;
+		}
+	}
+	EXPECT_GT(lit, 10u) << "the ROM's 'A' is drawn";
+	vga_image_free(&img);
+	vm_destroy(vm);
+}
