@@ -44,6 +44,9 @@
 #define GREG8(byteoff) (OFF(r) + (int32_t)(byteoff))
 #define CPU(f) M(RBX, OFF(f))
 
+/* Stack slots of the translated code's frame (see the prologue). */
+enum { SLOT0 = 0, SLOT1 = 8, SLOT2 = 16, SLOT_RSI = 24 };
+
 /* ---------------- helpers the generated code calls ---------------- */
 
 /* Loads size bytes at seg:off; bit 32 of the result set on a fault. */
@@ -242,11 +245,28 @@ struct jc {
 	 * for writes: accesses skip the limit check and the base, behind a
 	 * check at the trace's start. */
 	uint8_t flat_r, flat_w;
+	/* Guest registers kept in host registers for the whole trace:
+	 * cache[n] is the host register of guest register n, or -1; dirty
+	 * says which may have been written (they go back at every exit). */
+	int8_t cache[8];
+	uint8_t dirty;
+	bool regs_loaded;
+	uint8_t *loop_head; /* after the register loads: where loops go back */
 	bool failed;
 };
 
+static void emit_writeback(struct jc *j);
+
+static void exit_nowb(struct jc *j, int kind, int k)
+{
+	e_mov_imm32(&j->b, RAX, (uint32_t)(kind << 8 | k));
+	uint8_t *at = e_jmp32(&j->b);
+	jb_patch(&j->b, at, j->epilogue);
+}
+
 static void exit_with(struct jc *j, int kind, int k)
 {
+	emit_writeback(j);
 	e_mov_imm32(&j->b, RAX, (uint32_t)(kind << 8 | k));
 	uint8_t *at = e_jmp32(&j->b);
 	jb_patch(&j->b, at, j->epilogue);
@@ -261,6 +281,9 @@ static struct stub *new_stub(struct jc *j)
 	return &j->stubs[j->nstubs++];
 }
 
+static void rd_greg(struct jc *j, int size, int r, int host);
+static void wr_greg(struct jc *j, int size, int r, int host);
+
 /* ESI = the offset of insn's memory operand. */
 static void emit_ea(struct jc *j, const struct insn *i)
 {
@@ -271,9 +294,9 @@ static void emit_ea(struct jc *j, const struct insn *i)
 		return;
 	}
 	if (i->base != REG_NONE)
-		e_load(b, 4, RSI, M(RBX, GREG(i->base)));
+		rd_greg(j, 4, i->base, RSI);
 	if (i->index != REG_NONE) {
-		e_load(b, 4, RAX, M(RBX, GREG(i->index)));
+		rd_greg(j, 4, i->index, RAX);
 		if (i->base != REG_NONE)
 			e_lea(b, 4, RSI, MX(RSI, RAX, i->scale, (int32_t)i->disp));
 		else
@@ -369,9 +392,9 @@ static void emit_stubs(struct jc *j)
 		e_mov_imm32(b, RDX, (uint32_t)(s->seg | s->size << 8));
 		if (s->kind == 0) {
 			/* a read-modify-write goes on with the same offset */
-			e_mov_rr(b, 8, R15, RSI);
+			e_store(b, 8, M(RSP, SLOT_RSI), RSI);
 			e_call_abs(b, (const void *)jit_ld);
-			e_mov_rr(b, 8, RSI, R15);
+			e_load(b, 8, RSI, M(RSP, SLOT_RSI));
 			e_store_imm(b, 4, CPU(icount_offset), 0);
 			e_mov_rr(b, 8, RDX, RAX);
 			e_shift_ri(b, 8, 5, RDX, 32);                /* shr rdx, 32 */
@@ -408,15 +431,60 @@ static struct mop greg(int size, int r)
 	return size == 1 ? M(RBX, GREG8(r)) : M(RBX, GREG(r));
 }
 
-/* Writes EAX (or AL/AX) to a guest register; a 32-bit write clears the
- * upper half of the 64-bit slot, as the interpreter's W32 does. */
-static void set_greg(struct jc *j, int size, int r, int host)
+/* The host register caching guest register r of this size, or -1. */
+static int cached_reg(const struct jc *j, int size, int r)
 {
-	if (size == 4)
-		e_store(&j->b, 8, greg(4, r), host); /* host was loaded 32-bit: upper 0 */
-	else
-		e_store(&j->b, size, greg(size, r), host);
+	if (size == 1)
+		return (r & 1) ? -1 : j->cache[r >> 3]; /* AH..BH are never cached */
+	return j->cache[r];
 }
+
+/* host (zero-extended to 32 bits) = guest register */
+static void rd_greg(struct jc *j, int size, int r, int host)
+{
+	struct jit_buf *b = &j->b;
+	int c = cached_reg(j, size, r);
+	if (c < 0)
+		e_load(b, size, host, greg(size, r));
+	else if (size == 4)
+		e_mov_rr(b, 4, host, c);
+	else
+		e_movx_rr(b, false, size, host, c);
+}
+
+/* guest register = host's low size bytes; a 32-bit write clears the
+ * upper half of the 64-bit slot, as the interpreter's W32 does (host
+ * registers holding 32-bit results have it clear). */
+static void wr_greg(struct jc *j, int size, int r, int host)
+{
+	struct jit_buf *b = &j->b;
+	int c = cached_reg(j, size, r);
+	if (c < 0) {
+		e_store(b, size == 4 ? 8 : size, greg(size, r), host);
+		return;
+	}
+	j->dirty |= (uint8_t)(1u << (size == 1 ? r >> 3 : r));
+	if (size == 4) {
+		e_mov_rr(b, 4, c, host);
+	} else {
+		static const uint8_t mb[] = { 0x88 }, mv[] = { 0x89 };
+		jb_op_rr(b, size == 1 ? 4 : 2, size == 1 ? mb : mv, 1, host, c);
+	}
+}
+
+/* Cached guest registers that may have changed go back to struct
+ * emu_cpu (before any exit to the interpreter). */
+static void emit_writeback(struct jc *j)
+{
+	if (!j->regs_loaded)
+		return;
+	for (int n = 0; n < 8; n++)
+		if (j->cache[n] >= 0 && (j->dirty & (1u << n)))
+			e_store(&j->b, 8, M(RBX, GREG(n)), j->cache[n]);
+}
+
+static void e_spill(struct jit_buf *b, int slot, int reg) { e_store(b, 4, M(RSP, slot), reg); }
+static void e_fill(struct jit_buf *b, int reg, int slot) { e_load(b, 4, reg, M(RSP, slot)); }
 
 /* ---- instruction translations ---- */
 
@@ -445,30 +513,30 @@ static void emit_alu(struct jc *j, const struct insn *i, int op, int form, int s
 	if (mem_dst)
 		emit_load(j, i, size, false);
 	else
-		e_load(b, size, RAX, greg(size, i->reg));
+		rd_greg(j, size, i->reg, RAX);
 	if (form == F_RR) {
-		e_load(b, size, RCX, greg(size, i->rm));
+		rd_greg(j, size, i->rm, RCX);
 	} else if (form == F_RM) {
-		e_mov_rr(b, 4, R12, RAX); /* callee-saved: survives the slow path */
+		e_spill(b, SLOT0, RAX); /* across the slow path's call */
 		emit_load(j, i, size, false);
 		e_mov_rr(b, 4, RCX, RAX);
-		e_mov_rr(b, 4, RAX, R12);
+		e_fill(b, RAX, SLOT0);
 	} else if (form == F_MR) {
-		e_load(b, size, RCX, greg(size, i->reg));
+		rd_greg(j, size, i->reg, RCX);
 	}
 	if (carry_in) { /* the guest's CF into the host's */
-		e_mov_rr(b, 4, R12, RAX);
-		e_mov_rr(b, 4, R13, RCX);
-		e_mov_rr(b, 4, R15, RSI);
-		emit_carry(j, R14);
-		e_store(b, 4, CPU(lf_cf), R14);
-		e_mov_rr(b, 4, RAX, R12);
-		e_mov_rr(b, 4, RCX, R13);
-		e_mov_rr(b, 4, RSI, R15);
-		/* bt r14d, 0 */
-		jb_byte(b, 0x41); jb_byte(b, 0x0f); jb_byte(b, 0xba); jb_byte(b, 0xe6); jb_byte(b, 0x00);
+		e_spill(b, SLOT0, RAX);
+		e_spill(b, SLOT1, RCX);
+		e_store(b, 8, M(RSP, SLOT2), RSI);
+		emit_carry(j, R8);
+		e_store(b, 4, CPU(lf_cf), R8);
+		e_fill(b, RAX, SLOT0);
+		e_fill(b, RCX, SLOT1);
+		e_load(b, 8, RSI, M(RSP, SLOT2));
+		/* bt r8d, 0 */
+		jb_byte(b, 0x41); jb_byte(b, 0x0f); jb_byte(b, 0xba); jb_byte(b, 0xe0); jb_byte(b, 0x00);
 	}
-	e_mov_rr(b, 4, R12, RAX); /* op1, for the lazy flags */
+	e_mov_rr(b, 4, R10, RAX); /* op1, for the lazy flags */
 	if (imm)
 		e_alu_ri(b, size, hostop, RAX, i->imm);
 	else
@@ -477,15 +545,17 @@ static void emit_alu(struct jc *j, const struct insn *i, int op, int form, int s
 	if (writes) {
 		if (mem_dst) {
 			/* store first: a faulting store leaves the flags alone */
-			e_mov_rr(b, 4, R14, RAX);
-			e_mov_rr(b, 4, R13, RCX);
+			e_spill(b, SLOT0, R10);
+			e_spill(b, SLOT1, RCX);
+			e_spill(b, SLOT2, RAX);
 			e_mov_rr(b, 4, RCX, RAX);
 			emit_store(j, i, size);
-			e_mov_rr(b, 4, RAX, R14);
-			e_mov_rr(b, 4, RCX, R13);
+			e_fill(b, R10, SLOT0);
+			e_fill(b, RCX, SLOT1);
+			e_fill(b, RAX, SLOT2);
 			flags_ok = false;
 		} else {
-			set_greg(j, size, i->reg, RAX);
+			wr_greg(j, size, i->reg, RAX);
 		}
 	}
 	if (need) { /* movs only: the host flags survive */
@@ -493,7 +563,7 @@ static void emit_alu(struct jc *j, const struct insn *i, int op, int form, int s
 		e_store_imm(b, 4, CPU(lf_size), (uint32_t)size);
 		e_store(b, 4, CPU(lf_res), RAX);
 		if (!logic) {
-			e_store(b, 4, CPU(lf_op1), R12);
+			e_store(b, 4, CPU(lf_op1), R10);
 			if (imm)
 				e_store_imm(b, 4, CPU(lf_op2), i->imm & m);
 			else
@@ -610,6 +680,7 @@ static void emit_chain_exit(struct jc *j, int slot, int kind, int k, uint32_t n_
 	int ns = 0;
 	int32_t xo = (int32_t)(offsetof(struct trace, exit) + (size_t)slot * sizeof(struct trace_exit));
 	static const uint8_t cmp_b[] = { 0x80 };
+	emit_writeback(j);
 	e_load(b, 8, RCX, CPU(cur_trace));
 	e_load(b, 4, RDX, CPU(map_gen));
 	e_alu_rm(b, 4, 7, RDX, M(RCX, xo + (int32_t)offsetof(struct trace_exit, gen)));
@@ -651,7 +722,7 @@ static void emit_chain_exit(struct jc *j, int slot, int kind, int k, uint32_t n_
 	jb_byte(b, 0xe7); /* jmp rdi */
 	for (int n = 0; n < ns; n++)
 		jb_patch(b, slow[n], b->p);
-	exit_with(j, kind, k);
+	exit_nowb(j, kind, k);
 }
 
 /* A branch back to this trace's own start (a loop): only the events and
@@ -671,7 +742,7 @@ static void emit_self_loop(struct jc *j, int k)
 	slow[1] = e_jcc32(b, CC_AE);
 	e_store(b, 8, CPU(icount), RAX);
 	uint8_t *back = e_jmp32(b);
-	jb_patch(b, back, j->body);
+	jb_patch(b, back, j->loop_head);
 	jb_patch(b, slow[0], b->p);
 	jb_patch(b, slow[1], b->p);
 	exit_with(j, JIT_BRANCH, k);
@@ -693,27 +764,27 @@ static void emit_push_eax(struct jc *j, const struct insn *i)
 {
 	struct jit_buf *b = &j->b;
 	e_mov_rr(b, 4, RCX, RAX);
-	e_load(b, 4, RSI, M(RBX, GREG(4)));
+	rd_greg(j, 4, 4, RSI);
 	e_alu_ri(b, 4, 5, RSI, 4);                            /* sub esi, 4 */
 	struct insn s = *i;
 	s.seg = SEG_SS;
 	emit_store(j, &s, 4);
-	e_load(b, 4, RAX, M(RBX, GREG(4)));
+	rd_greg(j, 4, 4, RAX);
 	e_alu_ri(b, 4, 5, RAX, 4);
-	e_store(b, 8, M(RBX, GREG(4)), RAX);
+	wr_greg(j, 4, 4, RAX);
 }
 
 /* EAX = pop (32-bit stack) */
 static void emit_pop_eax(struct jc *j, const struct insn *i)
 {
 	struct jit_buf *b = &j->b;
-	e_load(b, 4, RSI, M(RBX, GREG(4)));
+	rd_greg(j, 4, 4, RSI);
 	struct insn s = *i;
 	s.seg = SEG_SS;
 	emit_load(j, &s, 4, false);
-	e_load(b, 4, RCX, M(RBX, GREG(4)));
+	rd_greg(j, 4, 4, RCX);
 	e_alu_ri(b, 4, 0, RCX, 4);
-	e_store(b, 8, M(RBX, GREG(4)), RCX);
+	wr_greg(j, 4, 4, RCX);
 }
 
 /* Exit if the stack is not 32-bit (those run in the interpreter). */
@@ -742,26 +813,22 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 	if (mov_handler(i->hid, &form, &size)) {
 		switch (form) {
 		case F_RR:
-			e_load(b, size, RAX, greg(size, i->rm));
-			set_greg(j, size, i->reg, RAX);
+			rd_greg(j, size, i->rm, RAX);
+			wr_greg(j, size, i->reg, RAX);
 			break;
 		case F_RM:
 			emit_ea(j, i);
 			emit_load(j, i, size, false);
-			set_greg(j, size, i->reg, RAX);
+			wr_greg(j, size, i->reg, RAX);
 			break;
 		case F_MR:
 			emit_ea(j, i);
-			e_load(b, size, RCX, greg(size, i->reg));
+			rd_greg(j, size, i->reg, RCX);
 			emit_store(j, i, size);
 			break;
 		case F_RI:
-			if (size == 4) {
-				e_mov_imm32(b, RAX, i->imm);
-				set_greg(j, 4, i->reg, RAX);
-			} else {
-				e_store_imm(b, size, greg(size, i->reg), i->imm);
-			}
+			e_mov_imm32(b, RAX, i->imm);
+			wr_greg(j, size, i->reg, RAX);
 			break;
 		default: /* F_MI */
 			emit_ea(j, i);
@@ -776,18 +843,15 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 		return true;
 	case H_LEA16: case H_LEA32:
 		emit_ea(j, i);
-		if (i->hid == H_LEA32)
-			e_store(b, 8, M(RBX, GREG(i->reg)), RSI);
-		else
-			e_store(b, 2, M(RBX, GREG(i->reg)), RSI);
+		wr_greg(j, i->hid == H_LEA32 ? 4 : 2, i->reg, RSI);
 		return true;
 	case H_MOVZX_R8: case H_MOVSX_R8: case H_MOVZX_R16: case H_MOVSX_R16: {
 		bool sign = i->hid == H_MOVSX_R8 || i->hid == H_MOVSX_R16;
 		int from = (i->hid == H_MOVZX_R8 || i->hid == H_MOVSX_R8) ? 1 : 2;
-		struct mop src = from == 1 ? M(RBX, GREG8(i->rm)) : M(RBX, GREG(i->rm));
-		uint8_t opc[2] = { 0x0f, (uint8_t)((sign ? 0xbe : 0xb6) | (from == 2 ? 1 : 0)) };
-		jb_op_mem(b, 4, opc, 2, RAX, src);
-		set_greg(j, o32 ? 4 : 2, i->reg, RAX);
+		rd_greg(j, from, i->rm, RAX);
+		if (sign)
+			e_movx_rr(b, true, from, RAX, RAX);
+		wr_greg(j, o32 ? 4 : 2, i->reg, RAX);
 		return true;
 	}
 	case H_MOVZX_M8: case H_MOVSX_M8: case H_MOVZX_M16: case H_MOVSX_M16: {
@@ -795,7 +859,7 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 		int from = (i->hid == H_MOVZX_M8 || i->hid == H_MOVSX_M8) ? 1 : 2;
 		emit_ea(j, i);
 		emit_load(j, i, from, sign);
-		set_greg(j, o32 ? 4 : 2, i->reg, RAX);
+		wr_greg(j, o32 ? 4 : 2, i->reg, RAX);
 		return true;
 	}
 	case H_INC_R16: case H_INC_R32: case H_DEC_R16: case H_DEC_R32: {
@@ -807,9 +871,9 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 			emit_carry(j, RDX); /* INC/DEC keep CF */
 			e_store(b, 4, CPU(lf_cf), RDX);
 		}
-		e_load(b, size, RAX, greg(size, i->reg));
+		rd_greg(j, size, i->reg, RAX);
 		e_grp_r(b, size, 0xff, inc ? 0 : 1, RAX);
-		set_greg(j, size, i->reg, RAX);
+		wr_greg(j, size, i->reg, RAX);
 		if (need) {
 			e_store_imm(b, 4, CPU(lf_op), inc ? LF_INC : LF_DEC);
 			e_store_imm(b, 4, CPU(lf_size), (uint32_t)size);
@@ -829,7 +893,7 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 	case H_PUSH_R32: case H_PUSH_I32:
 		need_stack32(j);
 		if (i->hid == H_PUSH_R32)
-			e_load(b, 4, RAX, M(RBX, GREG(i->reg)));
+			rd_greg(j, 4, i->reg, RAX);
 		else
 			e_mov_imm32(b, RAX, i->imm);
 		emit_push_eax(j, i);
@@ -837,7 +901,7 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 	case H_POP_R32:
 		need_stack32(j);
 		emit_pop_eax(j, i);
-		set_greg(j, 4, i->reg, RAX);
+		wr_greg(j, 4, i->reg, RAX);
 		return true;
 	case H_JCC: {
 		int hcc = emit_cond(j, i->op);
@@ -868,9 +932,9 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 		need_stack32(j);
 		emit_pop_eax(j, i);
 		if (i->imm) {
-			e_load(b, 4, RCX, M(RBX, GREG(4)));
+			rd_greg(j, 4, 4, RCX);
 			e_alu_ri(b, 4, 0, RCX, i->imm);
-			e_store(b, 8, M(RBX, GREG(4)), RCX);
+			wr_greg(j, 4, 4, RCX);
 		}
 		e_store(b, 4, CPU(eip), RAX);
 		emit_chain_exit(j, 0, JIT_BRANCH, j->k, (uint32_t)j->k + 1);
@@ -885,7 +949,7 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 			e_mov_rr(b, 4, RCX, R11);
 			emit_store(j, i, 1);
 		} else {
-			e_store(b, 1, M(RBX, GREG8(i->rm)), RCX);
+			wr_greg(j, 1, i->rm, RCX);
 		}
 		j->hf_valid = false;
 		return true;
@@ -896,16 +960,19 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 		/* the condition first, while the host flags may still hold it */
 		int hcc = emit_cond(j, i->op);
 		e_setcc(b, hcc, RCX);
-		e_movx_rr(b, false, 1, R13, RCX);
+		e_movx_rr(b, false, 1, RCX, RCX);
+		e_spill(b, SLOT0, RCX);
 		if (i->flags & I_MEM) {
 			emit_ea(j, i);
 			emit_load(j, i, 4, false); /* read whatever the condition */
 		} else {
-			e_load(b, 4, RAX, M(RBX, GREG(i->rm)));
+			rd_greg(j, 4, i->rm, RAX);
 		}
-		e_test_rr(b, 4, R13, R13);
+		static const uint8_t cmp_m32[] = { 0x83 };
+		jb_op_mem(b, 4, cmp_m32, 1, 7, M(RSP, SLOT0));
+		jb_byte(b, 0);
 		uint8_t *no = e_jcc32(b, CC_E);
-		e_store(b, 8, M(RBX, GREG(i->reg)), RAX);
+		wr_greg(j, 4, i->reg, RAX);
 		jb_patch(b, no, b->p);
 		j->hf_valid = false;
 		return true;
@@ -913,18 +980,18 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 	case H_ROT_R32: {
 		uint8_t *skip = NULL;
 		if (i->flags & I_CL) {
-			e_load(b, 1, RCX, M(RBX, GREG8(8)));
+			rd_greg(j, 1, 8, RCX);
 			e_alu_ri(b, 4, 4, RCX, 31);
 			skip = e_jcc32(b, CC_E);
 		} else if (!(i->imm & 31)) {
 			return true;
 		}
-		e_load(b, 4, RAX, M(RBX, GREG(i->rm)));
+		rd_greg(j, 4, i->rm, RAX);
 		if (i->flags & I_CL)
 			e_shift_rcl(b, 4, i->op, RAX);
 		else
 			e_shift_ri(b, 4, i->op, RAX, (uint8_t)(i->imm & 31));
-		set_greg(j, 4, i->rm, RAX);
+		wr_greg(j, 4, i->rm, RAX);
 		if (j->need_flags[j->k]) {
 			e_mov_rr(b, 4, RSI, RAX);
 			e_mov_imm32(b, RDX, i->op);
@@ -942,25 +1009,28 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 		bool need = j->need_flags[j->k];
 		bool mem = i->flags & I_MEM;
 		/* the kept CF, before anything clobbers the host flags */
-		if (need)
-			emit_carry(j, R13);
+		if (need) {
+			emit_carry(j, RDX);
+			e_spill(b, SLOT1, RDX);
+		}
 		if (mem) {
 			emit_ea(j, i);
 			emit_load(j, i, size, false);
 		} else {
-			e_load(b, size, RAX, greg(size, i->rm));
+			rd_greg(j, size, i->rm, RAX);
 		}
 		e_grp_r(b, size, size == 1 ? 0xfe : 0xff, i->op ? 1 : 0, RAX);
 		if (mem) {
-			e_mov_rr(b, 4, R14, RAX);
+			e_spill(b, SLOT0, RAX);
 			e_mov_rr(b, 4, RCX, RAX);
 			emit_store(j, i, size);
-			e_mov_rr(b, 4, RAX, R14);
+			e_fill(b, RAX, SLOT0);
 		} else {
-			set_greg(j, size, i->rm, RAX);
+			wr_greg(j, size, i->rm, RAX);
 		}
 		if (need) {
-			e_store(b, 4, CPU(lf_cf), R13);
+			e_fill(b, RDX, SLOT1);
+			e_store(b, 4, CPU(lf_cf), RDX);
 			e_store_imm(b, 4, CPU(lf_op), i->op ? LF_DEC : LF_INC);
 			e_store_imm(b, 4, CPU(lf_size), (uint32_t)size);
 			if (size != 4)
@@ -981,19 +1051,19 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 			emit_ea(j, i);
 			emit_load(j, i, size, false);
 		} else {
-			e_load(b, size, RAX, greg(size, i->rm));
+			rd_greg(j, size, i->rm, RAX);
 		}
 		switch (i->op) {
 		case 2: case 3: /* NOT, NEG */
-			e_mov_rr(b, 4, R12, RAX);
+			e_spill(b, SLOT1, RAX); /* op1 for NEG's lazy flags */
 			e_grp_r(b, size, size == 1 ? 0xf6 : 0xf7, i->op, RAX);
 			if (mem) {
-				e_mov_rr(b, 4, R14, RAX);
+				e_spill(b, SLOT0, RAX);
 				e_mov_rr(b, 4, RCX, RAX);
 				emit_store(j, i, size);
-				e_mov_rr(b, 4, RAX, R14);
+				e_fill(b, RAX, SLOT0);
 			} else {
-				set_greg(j, size, i->rm, RAX);
+				wr_greg(j, size, i->rm, RAX);
 			}
 			if (i->op == 3 && need) {
 				e_store_imm(b, 4, CPU(lf_op), LF_NEG);
@@ -1002,7 +1072,8 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 					e_movx_rr(b, false, size, RAX, RAX);
 				e_store(b, 4, CPU(lf_res), RAX);
 				e_store_imm(b, 4, CPU(lf_op1), 0);
-				e_store(b, 4, CPU(lf_op2), R12);
+				e_fill(b, RCX, SLOT1);
+				e_store(b, 4, CPU(lf_op2), RCX);
 			}
 			j->hf_valid = !mem && i->op == 3;
 			j->hf_cf = j->hf_valid;
@@ -1011,10 +1082,11 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 			return true;
 		default: /* MUL, IMUL: EDX:EAX = EAX * src */
 			e_mov_rr(b, 4, RCX, RAX);
-			e_load(b, 4, RAX, M(RBX, GREG(0)));
+			rd_greg(j, 4, 0, RAX);
 			e_grp_r(b, 4, 0xf7, i->op, RCX);
-			e_store(b, 8, M(RBX, GREG(0)), RAX);
-			e_store(b, 8, M(RBX, GREG(2)), RDX);
+			e_mov_rr(b, 4, RSI, RDX); /* the flags below are before any flag change */
+			wr_greg(j, 4, 0, RAX);
+			wr_greg(j, 4, 2, RSI);
 			if (need) {
 				e_setcc(b, CC_B, RCX);
 				e_movx_rr(b, false, 1, RCX, RCX);
@@ -1034,15 +1106,15 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 			emit_ea(j, i);
 			emit_load(j, i, 4, false);
 		} else {
-			e_load(b, 4, RAX, M(RBX, GREG(i->rm)));
+			rd_greg(j, 4, i->rm, RAX);
 		}
 		if (i->hid == H_CALL_RM) {
+			e_spill(b, SLOT0, RAX);
 			need_stack32(j);
-			e_mov_rr(b, 4, R13, RAX);
 			e_load(b, 4, RAX, CPU(trace_eip));
 			e_alu_ri(b, 4, 0, RAX, i->ofs + i->len);
 			emit_push_eax(j, i);
-			e_mov_rr(b, 4, RAX, R13);
+			e_fill(b, RAX, SLOT0);
 		}
 		e_store(b, 4, CPU(eip), RAX);
 		emit_chain_exit(j, 0, JIT_BRANCH, j->k, (uint32_t)j->k + 1);
@@ -1053,13 +1125,13 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 		bool need = j->need_flags[j->k];
 		uint8_t *skip = NULL;
 		if (i->flags & I_CL) {
-			e_load(b, 1, RCX, M(RBX, GREG8(8)));
+			rd_greg(j, 1, 8, RCX);
 			e_alu_ri(b, 4, 4, RCX, 31);
 			skip = e_jcc32(b, CC_E); /* count 0: nothing at all */
 		} else if (!(i->imm & 31)) {
 			return true;
 		}
-		e_load(b, 4, RAX, M(RBX, GREG(i->rm)));
+		rd_greg(j, 4, i->rm, RAX);
 		e_mov_rr(b, 4, R10, RAX);
 		if (i->flags & I_CL)
 			e_shift_rcl(b, 4, ext, RAX);
@@ -1081,7 +1153,7 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 		/* a CL count may be zero: then nothing changed */
 		j->lf_kind = need && !(i->flags & I_CL) ? (int)lf : -1;
 		j->lf_size = 4;
-		set_greg(j, 4, i->rm, RAX);
+		wr_greg(j, 4, i->rm, RAX);
 		if (skip)
 			jb_patch(b, skip, b->p);
 		j->hf_valid = false;
@@ -1094,12 +1166,12 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 			emit_ea(j, i);
 			emit_load(j, i, 4, false);
 		} else {
-			e_load(b, 4, RAX, M(RBX, GREG(i->rm)));
+			rd_greg(j, 4, i->rm, RAX);
 		}
 		if (i->op) { /* imul r, r/m, imm */
 			e_mov_imm32(b, RCX, i->imm);
 		} else {
-			e_load(b, 4, RCX, M(RBX, GREG(i->reg)));
+			rd_greg(j, 4, i->reg, RCX);
 		}
 		e_imul_rr(b, 4, RAX, RCX);
 		if (j->need_flags[j->k]) {
@@ -1110,34 +1182,100 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 			e_store_imm(b, 4, CPU(lf_size), 4);
 			e_store(b, 4, CPU(lf_res), RAX);
 		}
-		set_greg(j, 4, i->reg, RAX);
+		wr_greg(j, 4, i->reg, RAX);
 		j->hf_valid = false;
 		j->lf_kind = j->need_flags[j->k] ? LF_MUL : -1;
 		j->lf_size = 4;
 		return true;
 	}
 	case H_CBW:
-		if (o32) {
-			uint8_t opc[2] = { 0x0f, 0xbf };
-			jb_op_mem(b, 4, opc, 2, RAX, M(RBX, GREG(0)));
-			set_greg(j, 4, 0, RAX);
-		} else {
-			uint8_t opc[2] = { 0x0f, 0xbe };
-			jb_op_mem(b, 4, opc, 2, RAX, M(RBX, GREG(0)));
-			set_greg(j, 2, 0, RAX);
-		}
+		rd_greg(j, o32 ? 2 : 1, 0, RAX);
+		e_movx_rr(b, true, o32 ? 2 : 1, RAX, RAX);
+		wr_greg(j, o32 ? 4 : 2, 0, RAX);
 		return true;
 	case H_CWD:
 		if (!o32)
 			return false;
-		e_load(b, 4, RAX, M(RBX, GREG(0)));
+		rd_greg(j, 4, 0, RAX);
 		e_shift_ri(b, 4, 7, RAX, 31);
-		set_greg(j, 4, 2, RAX);
+		wr_greg(j, 4, 2, RAX);
 		j->hf_valid = false;
 		return true;
 	default:
 		(void)amask;
 		return false;
+	}
+}
+
+/* Counts how often each guest register is named in the first n
+ * instructions, and keeps the four most used in R12-R15 (registers whose
+ * high byte AH..BH is used stay in memory). */
+static void note_reg(int *uses, uint8_t *forbid, int r, bool byte)
+{
+	if (byte) {
+		if (r & 1)
+			*forbid |= (uint8_t)(1u << (r >> 3));
+		else
+			uses[r >> 3]++;
+	} else if (r >= 0 && r < 8) {
+		uses[r]++;
+	}
+}
+
+static void choose_cached_regs(struct jc *j, int n)
+{
+	int uses[8] = { 0 };
+	uint8_t forbid = 0;
+	for (int k = 0; k < n; k++) {
+		const struct insn *i = &j->t->insn[k];
+		int op, form, size = 4;
+		bool alu = alu_handler(i->hid, &op, &form, &size);
+		bool mov = !alu && mov_handler(i->hid, &form, &size);
+		bool reg_byte = (alu || mov) && size == 1;
+		bool rm_byte = reg_byte || i->hid == H_SETCC || i->hid == H_MOVZX_R8 ||
+			       i->hid == H_MOVSX_R8 ||
+			       ((i->hid == H_INCDEC_RM || i->hid == H_GRP3) && !(i->opcode & 1));
+		if (i->flags & I_MEM) {
+			note_reg(uses, &forbid, i->base, false);
+			note_reg(uses, &forbid, i->index, false);
+		} else {
+			note_reg(uses, &forbid, i->rm, rm_byte);
+		}
+		note_reg(uses, &forbid, i->reg, reg_byte);
+		switch (i->hid) {
+		case H_PUSH_R32: case H_PUSH_I32: case H_POP_R32: case H_CALL: case H_RET:
+		case H_CALL_RM:
+			uses[4] += 2;
+			break;
+		case H_GRP3: case H_CBW: case H_CWD:
+			uses[0]++;
+			uses[2]++;
+			break;
+		default:
+			break;
+		}
+		if (i->flags & I_CL)
+			uses[1]++;
+	}
+	/* A register pays for its load at entry and its store at the exit
+	 * from the third use on; in a trace that loops on itself, at once. */
+	int min_uses = 3;
+	const struct insn *last = &j->t->insn[j->t->ninsn - 1];
+	if (n == j->t->ninsn && (last->hid == H_JCC || last->hid == H_JMP) &&
+	    ((last->ofs + last->len + last->imm) & ((last->flags & I_O32) ? 0xffffffffu : 0xffffu)) == 0)
+		min_uses = 1;
+	static const int hosts[4] = { R12, R13, R14, R15 };
+	memset(j->cache, -1, sizeof(j->cache));
+	j->dirty = 0;
+	for (int h = 0; h < 4; h++) {
+		int best = -1;
+		for (int r = 0; r < 8; r++)
+			if (!(forbid & (1u << r)) && j->cache[r] < 0 && uses[r] >= min_uses &&
+			    (best < 0 || uses[r] > uses[best]))
+				best = r;
+		if (best < 0)
+			break;
+		j->cache[best] = (int8_t)hosts[h];
 	}
 }
 
@@ -1200,6 +1338,9 @@ bool jit_compile(struct emu_cpu *c, struct trace *t)
 	j->nstubs = 0;
 	j->hf_valid = j->hf_cf = j->failed = false;
 	j->lf_kind = -1;
+	j->regs_loaded = false;
+	memset(j->cache, -1, sizeof(j->cache));
+	j->dirty = 0;
 	j->c = c;
 	j->t = t;
 	j->b.p = c->jit_code + c->jit_used;
@@ -1232,11 +1373,11 @@ bool jit_compile(struct emu_cpu *c, struct trace *t)
 	e_push(b, R13);
 	e_push(b, R14);
 	e_push(b, R15);
-	e_alu_ri(b, 8, 5, RSP, 8); /* keep RSP 16-byte aligned for calls */
+	e_alu_ri(b, 8, 5, RSP, 40); /* spill slots; RSP stays 16-byte aligned */
 	e_mov_rr(b, 8, RBX, RDI);
 	uint8_t *to_body = e_jmp32(b);
 	j->epilogue = b->p;
-	e_alu_ri(b, 8, 0, RSP, 8);
+	e_alu_ri(b, 8, 0, RSP, 40);
 	e_pop(b, R15);
 	e_pop(b, R14);
 	e_pop(b, R13);
@@ -1298,6 +1439,12 @@ bool jit_compile(struct emu_cpu *c, struct trace *t)
 			jb_patch(b, over, b->p);
 		}
 	}
+	choose_cached_regs(j, n);
+	for (int r = 0; r < 8; r++)
+		if (j->cache[r] >= 0)
+			e_load(b, 4, j->cache[r], M(RBX, GREG(r)));
+	j->regs_loaded = true;
+	j->loop_head = b->p;
 
 	bool ended = false;
 	for (j->k = 0; j->k < n; j->k++) {
