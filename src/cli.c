@@ -355,9 +355,11 @@ static int add_drive(struct vm_config *cfg, const char *opt, struct drive_config
 					   cfg->drives[i].file);
 	if (cfg->ndrives == CFG_MAX_DRIVES || d.index >= CFG_MAX_DRIVES)
 		return usage_error("%s: too many drives (at most %d)", opt, CFG_MAX_DRIVES);
-	int err = check_input_file(opt, d.file, !d.readonly && !d.snapshot);
+	/* Write access is checked once --snapshot, which may come later, is known. */
+	int err = check_input_file(opt, d.file, false);
 	if (err)
 		return err;
+	d.opt = opt;
 	cfg->drives[cfg->ndrives++] = d;
 	return 0;
 }
@@ -848,8 +850,17 @@ int cli_parse(int argc, char **argv, struct vm_config *cfg, bool *done)
 		*done = true;
 		return PCVM_EXIT_OK;
 	}
-	for (int i = 0; ps.snapshot && i < cfg->ndrives; i++)
-		cfg->drives[i].snapshot = true;
+	for (int i = 0; i < cfg->ndrives; i++) {
+		struct drive_config *d = &cfg->drives[i];
+		d->snapshot |= ps.snapshot;
+		if (!d->readonly && !d->snapshot && access(d->file, R_OK | W_OK) < 0) {
+			usage_error("%s %s: %s; fix its permissions (the guest writes to it), "
+				    "or use --snapshot or readonly=on", d->opt, d->file,
+				    strerror(errno));
+			return PCVM_EXIT_USAGE;
+		}
+	}
+	cfg->fda_snapshot = ps.snapshot;
 	/* The terminal display needs the terminal to itself: no serial port or
 	 * debug console on stdio beside it. */
 	bool stdio_taken = cfg->serial == SERIAL_STDIO ||

@@ -26,6 +26,7 @@ struct drive_config {
 	bool readonly;         /* the guest may not write (always for CD-ROMs) */
 	bool snapshot;         /* guest writes go to a temporary overlay */
 	enum block_cache cache;
+	const char *opt;       /* the option that gave it, for messages */
 };
 
 #define CFG_MAX_DRIVES 4
@@ -48,6 +49,7 @@ struct vm_config {
 	const char *initrd;
 	const char *append;
 	const char *fda;       /* floppy image for drive A, or NULL */
+	bool fda_snapshot;     /* --snapshot: the floppy's writes go to an overlay */
 	bool no_reboot;        /* a guest reset ends pcvm (exit status 4 or 5) */
 	int verbosity;         /* -1 quiet, 0 normal, 1.. verbose */
 	/* Display (src/ui/display.c) */

@@ -119,7 +119,8 @@ static int open_drives(struct vm *vm, struct block **blk, char *kind)
 		struct block_open_opts opts = {
 			.format = dc->format,
 			.readonly = dc->readonly || cd,
-			.cache = BLOCK_CACHE_WRITEBACK,
+			.snapshot = dc->snapshot,
+			.cache = dc->cache,
 		};
 		int err = block_open(&blk[dc->index], dc->file, &opts);
 		if (err) {
@@ -206,13 +207,14 @@ static void direct_boot_setup(struct vm *vm, struct pci_bus *bus)
 
 /* --fda: the image is opened and checked before anything else is created,
  * so a bad one ends the run having changed nothing. */
-static int open_floppy(const char *path, struct block **out)
+static int open_floppy(const char *path, bool snapshot, struct block **out)
 {
 	*out = NULL;
 	if (!path)
 		return 0;
 	struct block_open_opts o = { 0 };
-	o.readonly = access(path, W_OK) != 0;
+	o.snapshot = snapshot;
+	o.readonly = !snapshot && access(path, W_OK) != 0;
 	if (o.readonly)
 		log_info("--fda %s: not writable; the guest sees it write-protected", path);
 	int err = block_open(out, path, &o);
@@ -241,7 +243,7 @@ static int pc_create_legacy(struct vm *vm)
 	struct uart *com1;
 	struct block *fda;
 	int err;
-	if ((err = open_floppy(vm->cfg->fda, &fda)))
+	if ((err = open_floppy(vm->cfg->fda, vm->cfg->fda_snapshot, &fda)))
 		return err;
 	/* The PIC first: it wires vm->isa_irq for the others. The RTC runs
 	 * from the host's time of day unless --rtc-base or --deterministic

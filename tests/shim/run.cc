@@ -125,6 +125,22 @@ RunResult run_pcvm(const std::vector<std::string> &args, double timeout_s,
 	return run_cmd(argv, timeout_s, stdin_data);
 }
 
+bool run_pcvm_unprivileged(const std::vector<std::string> &args, RunResult *r,
+			   double timeout_s)
+{
+	if (geteuid() != 0) {
+		*r = run_pcvm(args, timeout_s);
+		return true;
+	}
+	if (run_cmd({"sh", "-c", "command -v setpriv"}).status != 0)
+		return false;
+	std::vector<std::string> argv{"setpriv", "--reuid=65534", "--regid=65534",
+				      "--clear-groups", pcvm_path()};
+	argv.insert(argv.end(), args.begin(), args.end());
+	*r = run_cmd(argv, timeout_s);
+	return true;
+}
+
 static std::vector<std::string> temp_dirs;
 
 static void cleanup_temp_dirs()

@@ -18,6 +18,13 @@ RunResult run_cmd(const std::vector<std::string> &argv, double timeout_s = 60,
 RunResult run_pcvm(const std::vector<std::string> &args, double timeout_s = 60,
 		   const std::string &stdin_data = "");
 
+// Runs $PCVM as a user whom file permissions apply to: as is, or, when the
+// tests run as root, as nobody through setpriv(1). Returns false (and runs
+// nothing) when root has no setpriv. The files pcvm needs must be reachable
+// by nobody (temp_dir() is 0700: chmod it 0755).
+bool run_pcvm_unprivileged(const std::vector<std::string> &args, RunResult *r,
+			   double timeout_s = 60);
+
 // Paths from the environment that `make test` sets.
 std::string pcvm_path();
 std::string guest_path(const std::string &name); // $GUESTS/name

@@ -72,6 +72,22 @@ TEST_F(LegacyBoot, FloppiesOfEachFormat)
 	}
 }
 
+TEST_F(LegacyBoot, SnapshotKeepsTheFloppyAsItWas)
+{
+	std::string img = read_file(guest_path("fdboot.bin"));
+	img.resize(1474560, '\0');
+	img.replace(512, 8, "SECTOR#2");
+	img.replace(1024, 8, "SECTOR#3");
+	img.replace(img.size() - 512, 8, "LASTSECT");
+	std::string path = dir + "/floppy.img";
+	write_file(path, img);
+	RunResult r = boot({"--fda", path, "--boot", "a", "--snapshot"});
+	std::string l = read_file(log);
+	EXPECT_EQ(18, r.status) << r.err << l;
+	EXPECT_NE(std::string::npos, l.find("floppy ok")) << l << "\nthe guest's write succeeds";
+	EXPECT_TRUE(img == read_file(path)) << "--snapshot: the image is left as it was";
+}
+
 TEST_F(LegacyBoot, NoRebootEndsOnEveryKindOfReset)
 {
 	const struct { int method; int status; const char *what; } cases[] = {
