@@ -155,6 +155,7 @@ void emu_flush_traces(struct emu_cpu *c)
 	if (c->cur_trace)
 		abort_current_trace(c);
 	memset(c->hash, 0, sizeof(struct trace *) << TRACE_HASH_BITS);
+	memset(c->ibtc, 0, sizeof c->ibtc);
 	for (unsigned b = 0; b < CODE_BUCKETS; b++) {
 		struct code_page *p = c->code_pages[b].next;
 		while (p) {

@@ -135,6 +135,21 @@ struct trace;
 #define TRACE_HASH_BITS 16
 #define TRACE_ARENA_SIZE (48u << 20)
 
+/* Where a trace went last time it left through one of its two exits (the
+ * branch of its last instruction, or falling off its end): valid while the
+ * CPU's translation generation is unchanged and EIP is the same. */
+struct trace_exit {
+	struct trace *t;
+	uint32_t eip;
+	uint32_t gen;
+};
+
+/* Indirect branches (RET, JMP and CALL through a register or memory) have
+ * many targets: they remember them in one table shared by all traces,
+ * indexed by a hash of the target EIP. */
+#define IBTC_BITS 10
+#define IBTC_HASH(eip) (((eip) ^ ((eip) >> IBTC_BITS)) & ((1u << IBTC_BITS) - 1))
+
 struct emu_cpu {
 	struct vcpu vcpu;
 	struct vm *vm;
@@ -216,6 +231,7 @@ struct emu_cpu {
 	 * class changes, A20). Remembered trace exits are valid within one. */
 	uint32_t map_gen;
 	struct trace_exit *chain_slot; /* where to remember the next trace found */
+	struct trace_exit ibtc[1u << IBTC_BITS];
 	struct code_page *code_pages;  /* hash of physical pages with code */
 	unsigned code_pages_cap, code_pages_used;
 	bool flush_pending;

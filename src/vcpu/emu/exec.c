@@ -267,6 +267,28 @@ const void *const *emu_exec_labels(void)
 	goto next_trace;                                                           \
 } while (0)
 
+/* Leave the trace through an indirect branch (RET, JMP or CALL through a
+ * register or memory) to target: the same, with the CPU's table of
+ * indirect targets in place of the trace's own slot. */
+#define JUMP_INDIRECT(target, n_insns) do {                                        \
+	uint32_t tgt_ = (target);                                                  \
+	c->eip = tgt_;                                                             \
+	c->icount += (n_insns);                                                    \
+	struct trace_exit *x_ = &c->ibtc[IBTC_HASH(tgt_)];                         \
+	if (likely(x_->gen == c->map_gen && x_->eip == tgt_) &&                   \
+	    likely(x_->t->valid) &&                                                \
+	    likely(!(c->exit_request | c->intr_line | c->nmi_pending)) &&          \
+	    likely(c->icount < c->budget) &&                                      \
+	    likely((uint64_t)tgt_ + x_->t->nbytes - 1 <= c->seg[SEG_CS].limit)) { \
+		c->cur_trace = x_->t;                                              \
+		c->trace_eip = tgt_;                                               \
+		i = x_->t->insn;                                                   \
+		goto *i->h;                                                        \
+	}                                                                          \
+	c->chain_slot = x_;                                                        \
+	goto next_trace;                                                           \
+} while (0)
+
 #define GET8(n) (*R8P(c, (n)))
 #define SET8(n, v) (*R8P(c, (n)) = (uint8_t)(v))
 #define GET16(n) R16(c, (n))
@@ -460,6 +482,8 @@ h_JIT: {
 		FAULT();
 	case JIT_BRANCH:
 		JUMP_DIRECT(c->eip, (uint32_t)i->idx + 1, 0);
+	case JIT_INDIRECT:
+		JUMP_INDIRECT(c->eip, (uint32_t)i->idx + 1);
 	case JIT_STALE:
 		/* translated under other segment state: count and translate
 		 * again; this time the interpreter runs it */
@@ -615,14 +639,14 @@ h_RET: {
 	}
 	if (i->imm)
 		sp_set(c, sp_get(c) + i->imm);
-	JUMP_DIRECT(target, (uint32_t)i->idx + 1, 0);
+	JUMP_INDIRECT(target, (uint32_t)i->idx + 1);
 }
 h_JMP_RM: {
 	unsigned size = (i->flags & I_O32) ? 4 : 2;
 	uint32_t target;
 	if (unlikely(get_rm(c, i, size, &target)))
 		FAULT();
-	JUMP_DIRECT(target, (uint32_t)i->idx + 1, 0);
+	JUMP_INDIRECT(target, (uint32_t)i->idx + 1);
 }
 h_CALL_RM: {
 	unsigned size = (i->flags & I_O32) ? 4 : 2;
@@ -631,7 +655,7 @@ h_CALL_RM: {
 		FAULT();
 	if (unlikely(pushv(c, EIP_NEXT, size == 4)))
 		FAULT();
-	JUMP_DIRECT(target, (uint32_t)i->idx + 1, 0);
+	JUMP_INDIRECT(target, (uint32_t)i->idx + 1);
 }
 h_LOOP: {
 	uint32_t cnt;

@@ -668,24 +668,39 @@ static int emit_cond(struct jc *j, int cc)
 	return CC_NE;
 }
 
-/* Leaves through exit slot (0 branch, 1 end) after n_insns instructions,
- * EIP already stored: straight into the next trace's code when the slot
- * remembers one that is translated and the interpreter's own chaining
- * conditions hold (see JUMP_DIRECT in exec.c), else back to it with
+/* Leaves through exit slot (0 branch, 1 end, SLOT_INDIRECT the CPU's table
+ * of indirect branch targets) after n_insns instructions, EIP already
+ * stored: straight into the next trace's code when the slot remembers one
+ * that is translated and the interpreter's own chaining conditions hold
+ * (see JUMP_DIRECT and JUMP_INDIRECT in exec.c), else back to it with
  * kind << 8 | k. */
+#define SLOT_INDIRECT (-1)
 static void emit_chain_exit(struct jc *j, int slot, int kind, int k, uint32_t n_insns)
 {
 	struct jit_buf *b = &j->b;
 	uint8_t *slow[8];
 	int ns = 0;
-	int32_t xo = (int32_t)(offsetof(struct trace, exit) + (size_t)slot * sizeof(struct trace_exit));
+	int32_t xo;
 	static const uint8_t cmp_b[] = { 0x80 };
 	emit_writeback(j);
-	e_load(b, 8, RCX, CPU(cur_trace));
+	e_load(b, 4, RSI, CPU(eip));
+	if (slot == SLOT_INDIRECT) {
+		/* RCX = c + IBTC_HASH(eip) * sizeof(struct trace_exit) */
+		_Static_assert(sizeof(struct trace_exit) == 16, "ibtc entry size");
+		e_mov_rr(b, 4, RCX, RSI);
+		e_shift_ri(b, 4, 5, RCX, IBTC_BITS);
+		e_alu_rr(b, 4, 6, RCX, RSI);
+		e_alu_ri(b, 4, 4, RCX, (1u << IBTC_BITS) - 1);
+		e_shift_ri(b, 4, 4, RCX, 4);
+		e_alu_rr(b, 8, 0, RCX, RBX);
+		xo = OFF(ibtc);
+	} else {
+		e_load(b, 8, RCX, CPU(cur_trace));
+		xo = (int32_t)(offsetof(struct trace, exit) + (size_t)slot * sizeof(struct trace_exit));
+	}
 	e_load(b, 4, RDX, CPU(map_gen));
 	e_alu_rm(b, 4, 7, RDX, M(RCX, xo + (int32_t)offsetof(struct trace_exit, gen)));
 	slow[ns++] = e_jcc32(b, CC_NE);
-	e_load(b, 4, RSI, CPU(eip));
 	e_alu_rm(b, 4, 7, RSI, M(RCX, xo + (int32_t)offsetof(struct trace_exit, eip)));
 	slow[ns++] = e_jcc32(b, CC_NE);
 	e_load(b, 8, RDX, M(RCX, xo + (int32_t)offsetof(struct trace_exit, t)));
@@ -937,7 +952,7 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 			wr_greg(j, 4, 4, RCX);
 		}
 		e_store(b, 4, CPU(eip), RAX);
-		emit_chain_exit(j, 0, JIT_BRANCH, j->k, (uint32_t)j->k + 1);
+		emit_chain_exit(j, SLOT_INDIRECT, JIT_INDIRECT, j->k, (uint32_t)j->k + 1);
 		return true;
 	case H_SETCC: {
 		int hcc = emit_cond(j, i->op);
@@ -1117,7 +1132,7 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 			e_fill(b, RAX, SLOT0);
 		}
 		e_store(b, 4, CPU(eip), RAX);
-		emit_chain_exit(j, 0, JIT_BRANCH, j->k, (uint32_t)j->k + 1);
+		emit_chain_exit(j, SLOT_INDIRECT, JIT_INDIRECT, j->k, (uint32_t)j->k + 1);
 		return true;
 	case H_SHL_R32: case H_SHR_R32: case H_SAR_R32: {
 		int ext = i->hid == H_SHL_R32 ? 4 : i->hid == H_SHR_R32 ? 5 : 7;

@@ -21,6 +21,7 @@ enum jit_result {
 	JIT_END = 4,    /* fell off the end (index = ninsn): EIP is set */
 	JIT_STALE = 5,  /* a segment is no longer flat as the translation assumed:
 			 * drop it (count again) and interpret from insn[0] */
+	JIT_INDIRECT = 6, /* insn[index], an indirect branch, set EIP */
 };
 
 typedef uint32_t (*jit_fn)(struct emu_cpu *c);

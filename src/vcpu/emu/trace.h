@@ -8,15 +8,6 @@
 #include "emu.h"
 #include "insn.h"
 
-/* Where a trace went last time it left through one of its two exits (the
- * branch of its last instruction, or falling off its end): valid while the
- * CPU's translation generation is unchanged and EIP is the same. */
-struct trace_exit {
-	struct trace *t;
-	uint32_t eip;
-	uint32_t gen;
-};
-
 struct trace {
 	uint64_t key;          /* phys << 1 | code32 */
 	struct trace_exit exit[2];
