@@ -109,6 +109,81 @@ TEST(CpuDiff, RandomStreams)
 	EXPECT_EQ(0u, t.bad);
 }
 
+// Loops, each run from many random starting states: traces that branch
+// back to their own start, leave through a conditional branch in their
+// middle (the taken side of a branch that does not end the trace), nest,
+// or stop at an instruction the JIT leaves to the interpreter, with guest
+// registers held in host registers across passes. The code is nasm output
+// (the source is in the comments).
+std::vector<cd_case> loop_cases(uint64_t seed, unsigned per_kernel)
+{
+	struct kernel {
+		const char *name;
+		std::vector<uint8_t> code;
+	};
+	static const kernel kernels[] = {
+		/* L: mov [edi+ecx],al / add ecx,1 / cmp ecx,0x2f / je out /
+		 *    movzx eax,byte [esi+ecx] / test al,al / jne L /
+		 * out: lea eax,[edi+ecx] */
+		{ "copy-until-zero", { 0x88, 0x04, 0x0f, 0x83, 0xc1, 0x01, 0x83, 0xf9, 0x2f, 0x74,
+				       0x08, 0x0f, 0xb6, 0x04, 0x0e, 0x84, 0xc0, 0x75, 0xed, 0x8d,
+				       0x04, 0x0f } },
+		/* mov ebp,9 / outer: mov ecx,13 / inner: add eax,[esi+ecx*4] /
+		 * xor ebx,eax / shl ebx,3 / cmp ebx,0x40000000 / jb skip /
+		 * inc edx / adc ebx,edx / skip: imul edi,edx,7 / sub edi,ecx /
+		 * dec ecx / jns inner / add esi,4 / dec ebp / jnz outer /
+		 * mov [esi],edi */
+		{ "nested", { 0xbd, 0x09, 0x00, 0x00, 0x00, 0xb9, 0x0d, 0x00, 0x00, 0x00, 0x03, 0x04,
+			      0x8e, 0x31, 0xc3, 0xc1, 0xe3, 0x03, 0x81, 0xfb, 0x00, 0x00, 0x00, 0x40,
+			      0x72, 0x03, 0x42, 0x11, 0xd3, 0x6b, 0xfa, 0x07, 0x29, 0xcf, 0x49, 0x79,
+			      0xe5, 0x83, 0xc6, 0x04, 0x4d, 0x75, 0xda, 0x89, 0x3e } },
+		/* xor ecx,ecx / L: cmp ecx,ebx / je out / add eax,ecx /
+		 * lea edx,[edx+eax*2] / mov [esi+ecx*4],edx / inc ecx / jmp L /
+		 * out: sub eax,edx */
+		{ "exit-at-top", { 0x31, 0xc9, 0x39, 0xd9, 0x74, 0x0b, 0x01, 0xc8, 0x8d, 0x14, 0x42,
+				   0x89, 0x14, 0x8e, 0x41, 0xeb, 0xf1, 0x29, 0xd0 } },
+		/* and ecx,31 / L: mov eax,1000 / xor edx,edx / div ecx /
+		 * add edi,eax / add [esi],edx / ror ebx,1 / dec ecx / jmp L
+		 * (ends in #DE) */
+		{ "div-until-fault", { 0x83, 0xe1, 0x1f, 0xb8, 0xe8, 0x03, 0x00, 0x00, 0x31, 0xd2,
+				       0xf7, 0xf1, 0x01, 0xc7, 0x01, 0x16, 0xd1, 0xcb, 0x49, 0xeb,
+				       0xee } },
+	};
+	cd_rng r(seed);
+	std::vector<cd_case> out;
+	for (const kernel &k : kernels) {
+		for (unsigned n = 0; n < per_kernel; n++) {
+			cd_case c;
+			c.mode = CPUD_MODE32;
+			c.name = std::string("loop [") + k.name + "] #" + std::to_string(n);
+			c.code = k.code;
+			for (int g = 0; g < 8; g++)
+				c.in.gpr[g] = r.u32();
+			uint32_t src = CD_OPND_LO + r.below(0x1000), dst = 0x4000 + r.below(0x1000);
+			c.in.gpr[1] = 0;                          /* ECX: copy's index */
+			c.in.gpr[3] = r.below(40);                /* EBX: exit-at-top's count */
+			c.in.gpr[4] = CPUD_DATA_BASE + CD_STACK_HI;
+			c.in.gpr[6] = CPUD_DATA_BASE + src;       /* ESI */
+			c.in.gpr[7] = CPUD_DATA_BASE + dst;       /* EDI */
+			if (k.name[0] == 'd')
+				c.in.gpr[1] = r.u32();            /* div's pass count */
+			c.in.eflags = r.u32() & CPUD_ARITH;
+			c.mem.push_back({ src + 1 + r.below(0x40), { 0 } }); /* copy's end */
+			out.push_back(c);
+		}
+	}
+	return out;
+}
+
+TEST(CpuDiff, Loops)
+{
+	auto cases = loop_cases(env_u64("CPUDIFF_SEED", 1) + 2000, 50);
+	tally t;
+	run_cases(cases, t, true);
+	report("loops", t);
+	EXPECT_EQ(0u, t.bad);
+}
+
 // make fuzz-cpu SEED=n COUNT=n: random streams and systematic cases with
 // fresh values, in batches so memory stays small.
 TEST(CpuDiff, DISABLED_Fuzz)

@@ -127,7 +127,9 @@ static uint8_t alu_hid(int op, int form, int sz)
 bool emu_insn_ends_trace(const struct insn *i)
 {
 	switch (i->hid) {
-	case H_JCC: case H_JMP: case H_CALL: case H_RET: case H_JMP_RM:
+	case H_JCC: /* not taken, the trace goes on */
+		return false;
+	case H_JMP: case H_CALL: case H_RET: case H_JMP_RM:
 	case H_CALL_RM: case H_LOOP: case H_JCXZ: case H_UD: case H_IN: case H_OUT:
 		return true;
 	case H_MISC:

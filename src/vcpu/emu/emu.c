@@ -80,6 +80,7 @@ static void unlink_trace(struct emu_cpu *c, struct trace *t)
 	if (*pp)
 		*pp = t->hnext;
 	t->valid = false;
+	t->native_body = NULL; /* translated code chains only to valid traces */
 }
 
 /* The running trace was just invalidated: send its remaining instructions

@@ -235,6 +235,9 @@ struct emu_cpu {
 	struct code_page *code_pages;  /* hash of physical pages with code */
 	unsigned code_pages_cap, code_pages_used;
 	bool flush_pending;
+	/* Bit s: segment s has base 0 and a 4 GiB read limit; bit 8 + s: a
+	 * 4 GiB write limit too (kept by emu_seg_recompute for the JIT). */
+	uint16_t flat_segs;
 	bool stepping;             /* running a one-instruction trace */
 	bool step_tf;              /* ... with EFLAGS.TF set: #DB after it */
 	void *step_buf;

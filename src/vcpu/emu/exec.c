@@ -612,9 +612,13 @@ h_LEA32:
 	NEXT();
 
 h_JCC:
-	if (emu_cond(c, i->op))
-		JUMP_DIRECT((EIP_NEXT + i->imm) & ((i->flags & I_O32) ? 0xffffffffu : 0xffffu),
-			    (uint32_t)i->idx + 1, 0);
+	if (emu_cond(c, i->op)) {
+		uint32_t target = (EIP_NEXT + i->imm) & ((i->flags & I_O32) ? 0xffffffffu : 0xffffu);
+		if (likely(i[1].h == &&h_END))
+			JUMP_DIRECT(target, (uint32_t)i->idx + 1, 0);
+		/* a side exit: the trace goes on past a conditional branch */
+		JUMP_INDIRECT(target, (uint32_t)i->idx + 1);
+	}
 	NEXT();
 h_JMP:
 	JUMP_DIRECT((EIP_NEXT + i->imm) & ((i->flags & I_O32) ? 0xffffffffu : 0xffffu),

@@ -93,7 +93,8 @@ enum {
  * *i (an undefined opcode becomes the UD handler). */
 int emu_decode(const uint8_t *buf, unsigned avail, bool code32, struct insn *i);
 
-/* Does executing this instruction end the trace? (Control transfers and
+/* Does executing this instruction end the trace? (Control transfers but
+ * conditional branches, whose taken side leaves through a side exit, and
  * instructions that change how later code decodes or runs.) */
 bool emu_insn_ends_trace(const struct insn *i);
 

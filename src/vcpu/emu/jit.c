@@ -681,7 +681,6 @@ static void emit_chain_exit(struct jc *j, int slot, int kind, int k, uint32_t n_
 	uint8_t *slow[8];
 	int ns = 0;
 	int32_t xo;
-	static const uint8_t cmp_b[] = { 0x80 };
 	emit_writeback(j);
 	e_load(b, 4, RSI, CPU(eip));
 	if (slot == SLOT_INDIRECT) {
@@ -704,9 +703,7 @@ static void emit_chain_exit(struct jc *j, int slot, int kind, int k, uint32_t n_
 	e_alu_rm(b, 4, 7, RSI, M(RCX, xo + (int32_t)offsetof(struct trace_exit, eip)));
 	slow[ns++] = e_jcc32(b, CC_NE);
 	e_load(b, 8, RDX, M(RCX, xo + (int32_t)offsetof(struct trace_exit, t)));
-	jb_op_mem(b, 4, cmp_b, 1, 7, M(RDX, (int32_t)offsetof(struct trace, valid)));
-	jb_byte(b, 0);
-	slow[ns++] = e_jcc32(b, CC_E);
+	/* translated and valid (invalidation clears native_body) */
 	e_load(b, 8, RDI, M(RDX, (int32_t)offsetof(struct trace, native_body)));
 	e_test_rr(b, 8, RDI, RDI);
 	slow[ns++] = e_jcc32(b, CC_E);
@@ -721,14 +718,8 @@ static void emit_chain_exit(struct jc *j, int slot, int kind, int k, uint32_t n_
 	static const uint8_t cmp_q[] = { 0x3b };
 	jb_op_mem(b, 8, cmp_q, 1, RAX, CPU(budget));
 	slow[ns++] = e_jcc32(b, CC_AE);
-	/* the next trace within CS's limit: eip + nbytes - 1 <= limit */
-	e_load(b, 2, RCX, M(RDX, (int32_t)offsetof(struct trace, nbytes)));
-	e_alu_rr(b, 8, 0, RCX, RSI);
-	e_alu_ri(b, 8, 5, RCX, 1);
-	e_load(b, 4, R8, M(RBX, OFF(seg) + SEG_CS * (int32_t)sizeof(struct emu_seg) +
-				      (int32_t)offsetof(struct emu_seg, limit)));
-	e_alu_rr(b, 8, 7, RCX, R8);
-	slow[ns++] = e_jcc32(b, CC_A);
+	/* The next trace lies within CS's limit: it did when the slot was
+	 * filled, and CS cannot change without a new generation. */
 	/* commit and go */
 	e_store(b, 8, CPU(icount), RAX);
 	e_store(b, 8, CPU(cur_trace), RDX);
@@ -924,11 +915,12 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 		set_eip_rel(j, i, i->ofs + i->len + i->imm, o32);
 		if (((i->ofs + i->len + i->imm) & amask) == 0)
 			emit_self_loop(j, j->k);
-		else
+		else if (last)
 			emit_chain_exit(j, 0, JIT_BRANCH, j->k, (uint32_t)j->k + 1);
+		else /* a side exit of a trace that goes on */
+			emit_chain_exit(j, SLOT_INDIRECT, JIT_INDIRECT, j->k, (uint32_t)j->k + 1);
 		jb_patch(b, no, b->p);
 		j->hf_valid = false;
-		(void)last;
 		return true;
 	}
 	case H_JMP:
@@ -1275,10 +1267,12 @@ static void choose_cached_regs(struct jc *j, int n)
 	/* A register pays for its load at entry and its store at the exit
 	 * from the third use on; in a trace that loops on itself, at once. */
 	int min_uses = 3;
-	const struct insn *last = &j->t->insn[j->t->ninsn - 1];
-	if (n == j->t->ninsn && (last->hid == H_JCC || last->hid == H_JMP) &&
-	    ((last->ofs + last->len + last->imm) & ((last->flags & I_O32) ? 0xffffffffu : 0xffffu)) == 0)
-		min_uses = 1;
+	for (int k = 0; k < n; k++) {
+		const struct insn *i = &j->t->insn[k];
+		if ((i->hid == H_JCC || i->hid == H_JMP) &&
+		    ((i->ofs + i->len + i->imm) & ((i->flags & I_O32) ? 0xffffffffu : 0xffffu)) == 0)
+			min_uses = 1;
+	}
 	static const int hosts[4] = { R12, R13, R14, R15 };
 	memset(j->cache, -1, sizeof(j->cache));
 	j->dirty = 0;
@@ -1292,6 +1286,13 @@ static void choose_cached_regs(struct jc *j, int n)
 			break;
 		j->cache[best] = (int8_t)hosts[h];
 	}
+	/* In a trace that loops on itself, an exit may come after a register
+	 * was written further down in an earlier pass: every cached register
+	 * counts as written. */
+	if (min_uses == 1)
+		for (int r = 0; r < 8; r++)
+			if (j->cache[r] >= 0)
+				j->dirty |= (uint8_t)(1u << r);
 }
 
 void jit_init(struct emu_cpu *c)
@@ -1421,38 +1422,15 @@ bool jit_compile(struct emu_cpu *c, struct trace *t)
 		if (sg->base == 0 && sg->wlim == 0xffffffffll)
 			j->flat_w |= (uint8_t)(1u << s);
 	}
-	{
-		uint8_t *stale[24];
-		int nst = 0;
-		for (int s = 0; s <= SEG_GS; s++) {
-			if (!((j->flat_r | j->flat_w) & (1u << s)))
-				continue;
-			int32_t sb = OFF(seg) + s * (int32_t)sizeof(struct emu_seg);
-			static const uint8_t cmp_m32[] = { 0x83 };
-			/* base == 0 */
-			jb_op_mem(b, 4, cmp_m32, 1, 7, M(RBX, sb + (int32_t)offsetof(struct emu_seg, base)));
-			jb_byte(b, 0);
-			stale[nst++] = e_jcc32(b, CC_NE);
-			/* the limits: low half all ones, high half zero */
-			const size_t lims[2] = { offsetof(struct emu_seg, rlim), offsetof(struct emu_seg, wlim) };
-			for (int w = 0; w < 2; w++) {
-				if (!((w ? j->flat_w : j->flat_r) & (1u << s)))
-					continue;
-				jb_op_mem(b, 4, cmp_m32, 1, 7, M(RBX, sb + (int32_t)lims[w]));
-				jb_byte(b, 0xff);
-				stale[nst++] = e_jcc32(b, CC_NE);
-				jb_op_mem(b, 4, cmp_m32, 1, 7, M(RBX, sb + (int32_t)lims[w] + 4));
-				jb_byte(b, 0);
-				stale[nst++] = e_jcc32(b, CC_NE);
-			}
-		}
-		if (nst) {
-			uint8_t *over = e_jmp32(b);
-			for (int q = 0; q < nst; q++)
-				jb_patch(b, stale[q], b->p);
-			exit_with(j, JIT_STALE, 0);
-			jb_patch(b, over, b->p);
-		}
+	/* the segments used flat must still be: one test of the CPU's mask */
+	uint32_t need = j->flat_r | (uint32_t)j->flat_w << 8;
+	if (need) {
+		e_load(b, 2, RAX, CPU(flat_segs));
+		e_grp_r(b, 4, 0xf7, 2, RAX);                   /* not eax */
+		e_test_ri(b, 4, RAX, need);
+		uint8_t *ok = e_jcc32(b, CC_E);
+		exit_with(j, JIT_STALE, 0);
+		jb_patch(b, ok, b->p);
 	}
 	choose_cached_regs(j, n);
 	for (int r = 0; r < 8; r++)

@@ -59,7 +59,7 @@ void emu_update_access(struct emu_cpu *c)
 	c->tlb_w = slow ? c->tlb_dummy : c->tlbs[c->cpl == 3][1];
 }
 
-void emu_seg_recompute(struct emu_cpu *c, int s)
+static void seg_limits(struct emu_cpu *c, int s)
 {
 	struct emu_seg *sg = &c->seg[s];
 	unsigned type = sg->attr & 0xf;
@@ -82,6 +82,18 @@ void emu_seg_recompute(struct emu_cpu *c, int s)
 		sg->rlim = sg->limit;
 		sg->wlim = (type & 2) ? (int64_t)sg->limit : -1;
 	}
+}
+
+void emu_seg_recompute(struct emu_cpu *c, int s)
+{
+	const struct emu_seg *sg = &c->seg[s];
+	seg_limits(c, s);
+	uint16_t bits = (uint16_t)(0x101u << s);
+	c->flat_segs &= (uint16_t)~bits;
+	if (sg->base == 0 && sg->rlim == 0xffffffffll)
+		c->flat_segs |= (uint16_t)(1u << s);
+	if (sg->base == 0 && sg->wlim == 0xffffffffll)
+		c->flat_segs |= (uint16_t)(0x100u << s);
 }
 
 void emu_update_mode(struct emu_cpu *c)
