@@ -148,6 +148,8 @@ bool emu_insn_ends_trace(const struct insn *i)
 	case 0x0fb0: case 0x0fb1: case 0x0fc0: case 0x0fc1: case 0x0fc7:
 	case 0x0fa2: case 0x0f31:
 		return false;
+	case 0xff: /* PUSH r/m goes on; far CALL and JMP leave */
+		return i->op != 6;
 	default:
 		return true;
 	}

@@ -171,13 +171,7 @@ static inline void lazy_restore(struct emu_cpu *c, const struct lazy_flags *f)
 	c->lf_op1 = f->op1; c->lf_op2 = f->op2; c->lf_cf = f->cf; c->eflags = f->eflags;
 }
 
-int emu_misc(struct emu_cpu *c, const struct insn *i);
-int emu_string(struct emu_cpu *c, const struct insn *i);
-int emu_grp3(struct emu_cpu *c, const struct insn *i);
 int emu_io_insn(struct emu_cpu *c, const struct insn *i, bool in);
-int emu_bt(struct emu_cpu *c, const struct insn *i);
-int emu_bitscan(struct emu_cpu *c, const struct insn *i);
-int emu_imul(struct emu_cpu *c, const struct insn *i);
 
 /* r/m operand access for the generic handlers (register operands are byte
  * offsets for 8-bit sizes, as the decoder set them). */
@@ -225,6 +219,29 @@ static inline int set_rm(struct emu_cpu *c, const struct insn *i, unsigned size,
 static inline unsigned opsize(const struct insn *i)
 {
 	return (i->opcode & 1) ? ((i->flags & I_O32) ? 4 : 2) : 1;
+}
+
+/* Shifts and rotates in their general forms (any size, memory, by CL). */
+int emu_shift(struct emu_cpu *c, const struct insn *i)
+{
+	unsigned size = opsize(i);
+	uint32_t v, r;
+	unsigned cnt = (i->flags & I_CL) ? (uint8_t)R32(c, 1) : i->imm;
+	if (unlikely(get_rm(c, i, size, &v)))
+		return -1;
+	bool changed;
+	/* flags are restored if the store faults */
+	struct lazy_flags saved;
+	lazy_save(c, &saved);
+	if (i->op <= 1)
+		changed = rotate_op(c, i->op, size, v, cnt, &r);
+	else
+		changed = shift_op(c, i->op, size, v, cnt, &r);
+	if (changed && unlikely(set_rm(c, i, size, r))) {
+		lazy_restore(c, &saved);
+		return -1;
+	}
+	return 0;
 }
 
 static const void *const *exported_labels;
@@ -484,6 +501,12 @@ h_JIT: {
 		JUMP_DIRECT(c->eip, (uint32_t)i->idx + 1, 0);
 	case JIT_INDIRECT:
 		JUMP_INDIRECT(c->eip, (uint32_t)i->idx + 1);
+	case JIT_DONE:
+		/* insn[index] ran in a helper and set EIP: no chaining, as
+		 * after the interpreter's own JUMP_TO */
+		c->icount += (uint32_t)i->idx + 1;
+		c->chain_slot = NULL;
+		goto next_trace;
 	case JIT_STALE:
 		/* translated under other segment state: count and translate
 		 * again; this time the interpreter runs it */
@@ -765,26 +788,10 @@ h_XCHG: {
 	if (size == 1) SET8(i->reg, b); else if (size == 2) SET16(i->reg, b); else SET32(i->reg, b);
 	NEXT();
 }
-h_SHIFT: {
-	unsigned size = opsize(i);
-	uint32_t v, r;
-	unsigned cnt = (i->flags & I_CL) ? GET8(8) : i->imm;
-	if (unlikely(get_rm(c, i, size, &v)))
+h_SHIFT:
+	if (unlikely(emu_shift(c, i)))
 		FAULT();
-	bool changed;
-	/* flags are restored if the store faults */
-	struct lazy_flags saved;
-	lazy_save(c, &saved);
-	if (i->op <= 1)
-		changed = rotate_op(c, i->op, size, v, cnt, &r);
-	else
-		changed = shift_op(c, i->op, size, v, cnt, &r);
-	if (changed && unlikely(set_rm(c, i, size, r))) {
-		lazy_restore(c, &saved);
-		FAULT();
-	}
 	NEXT();
-}
 	/* 32-bit register shifts by CL or an immediate, the common forms */
 #define SHIFT_R32(NAME, OPK, EXPR, CARRY)                                          \
 h_##NAME##_R32: {                                                               \

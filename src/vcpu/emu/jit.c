@@ -86,6 +86,60 @@ static uint32_t jit_st(struct emu_cpu *c, uint32_t off, uint32_t seg_size, uint3
 	return c->cur_trace->valid ? 0 : 2;
 }
 
+/* Runs an instruction the JIT does not translate through the interpreter's
+ * helper for it: 0 done, 1 an exception, 2 it overwrote the running trace,
+ * 3 it set EIP (leave without chaining). */
+static uint32_t jit_helper(struct emu_cpu *c, const struct insn *i)
+{
+	int r;
+	switch (i->hid) {
+	case H_MISC:
+		r = emu_misc(c, i);
+		c->fault_keeps_eip &= r < 0;
+		if (r == 1)
+			c->eip = c->trace_eip + i->ofs + i->len;
+		break;
+	case H_STRING:
+		r = emu_string(c, i);
+		if (r > 0) { /* an interrupted REP resumes at itself */
+			c->eip = c->trace_eip + i->ofs;
+			r = 1;
+		}
+		break;
+	case H_GRP3: r = emu_grp3(c, i); break;
+	case H_IMUL: r = emu_imul(c, i); break;
+	case H_BT: r = emu_bt(c, i); break;
+	case H_SHIFT: r = emu_shift(c, i); break;
+	default: r = emu_bitscan(c, i); break;
+	}
+	if (r < 0)
+		return 1;
+	if (r > 0)
+		return 3;
+	return c->cur_trace->valid ? 0 : 2;
+}
+
+/* Instructions translated as a call of their interpreter helper: data
+ * operations that neither leave the trace nor load a segment register the
+ * translation may assume flat (POP ES/DS). */
+static bool via_helper(const struct insn *i)
+{
+	switch (i->hid) {
+	case H_MISC:
+		return i->opcode != 0x07 && i->opcode != 0x1f && !emu_insn_ends_trace(i);
+	case H_GRP3: {
+		unsigned size = (i->opcode & 1) ? ((i->flags & I_O32) ? 4 : 2) : 1;
+		return !(i->op == 2 || i->op == 3 || ((i->op == 4 || i->op == 5) && size == 4));
+	}
+	case H_IMUL:
+		return !(i->flags & I_O32);
+	case H_STRING: case H_BT: case H_BITSCAN: case H_SHIFT:
+		return true;
+	default:
+		return false;
+	}
+}
+
 static uint32_t jit_cf(struct emu_cpu *c)
 {
 	return emu_cf(c);
@@ -149,6 +203,8 @@ static unsigned props(const struct insn *i)
 {
 	int op, form, size;
 	bool mem = i->flags & I_MEM;
+	if (via_helper(i)) /* it reads and writes whatever it likes */
+		return P_JIT | P_RD | P_FAULT | P_STORE;
 	if (alu_handler(i->hid, &op, &form, &size)) {
 		unsigned p = P_JIT | P_WR;
 		if (op == 2 || op == 3)
@@ -639,13 +695,43 @@ static void emit_carry(struct jc *j, int reg)
 		case LF_INC: case LF_DEC: case LF_SHL: case LF_SHR: case LF_SAR: case LF_MUL:
 			e_load(b, 4, reg, CPU(lf_cf));
 			return;
-		default:
+		default: {
+			/* unknown at translation (flags from before the trace
+			 * or a loop's previous pass): the common kinds inline */
+			uint8_t *done[3], *not_sub, *not_add, *is_dec, *is_inc;
+			e_load(b, 4, RAX, CPU(lf_op));
+			e_alu_ri(b, 4, 7, RAX, LF_SUB);
+			not_sub = e_jcc32(b, CC_NE);
+			e_load(b, 4, RAX, CPU(lf_op1));
+			e_alu_rm(b, 4, 7, RAX, CPU(lf_op2));
+			e_setcc(b, CC_B, RAX);
+			e_movx_rr(b, false, 1, reg, RAX);
+			done[0] = e_jmp32(b);
+			jb_patch(b, not_sub, b->p);
+			e_alu_ri(b, 4, 7, RAX, LF_ADD);
+			not_add = e_jcc32(b, CC_NE);
+			e_load(b, 4, RAX, CPU(lf_res));
+			e_alu_rm(b, 4, 7, RAX, CPU(lf_op1));
+			e_setcc(b, CC_B, RAX);
+			e_movx_rr(b, false, 1, reg, RAX);
+			done[1] = e_jmp32(b);
+			jb_patch(b, not_add, b->p);
+			e_alu_ri(b, 4, 7, RAX, LF_DEC);
+			is_dec = e_jcc32(b, CC_E);
+			e_alu_ri(b, 4, 7, RAX, LF_INC);
+			is_inc = e_jcc32(b, CC_E);
 			e_mov_rr(b, 8, RDI, RBX);
 			e_call_abs(b, (const void *)jit_cf);
-			if (reg != RAX)
-				e_mov_rr(b, 4, reg, RAX);
+			e_mov_rr(b, 4, reg, RAX);
+			done[2] = e_jmp32(b);
+			jb_patch(b, is_dec, b->p);
+			jb_patch(b, is_inc, b->p);
+			e_load(b, 4, reg, CPU(lf_cf));
+			for (int n = 0; n < 3; n++)
+				jb_patch(b, done[n], b->p);
 			j->hf_valid = false;
 			return;
+		}
 		}
 	}
 	e_setcc(b, CC_B, RDX);
@@ -806,12 +892,45 @@ static void need_stack32(struct jc *j)
 	j->hf_valid = false;
 }
 
+/* An instruction run by its interpreter helper (see via_helper): guest
+ * registers go to memory around the call, and the lazy flags in memory are
+ * the truth afterwards. */
+static void emit_helper(struct jc *j, const struct insn *i)
+{
+	struct jit_buf *b = &j->b;
+	emit_writeback(j);
+	e_mov_rr(b, 8, RDI, RBX);
+	e_mov_imm64(b, RSI, (uint64_t)(uintptr_t)i);
+	e_call_abs(b, (const void *)jit_helper);
+	for (int r = 0; r < 8; r++)
+		if (j->cache[r] >= 0)
+			e_load(b, 4, j->cache[r], M(RBX, GREG(r)));
+	e_test_rr(b, 4, RAX, RAX);
+	uint8_t *ok = e_jcc32(b, CC_E);
+	e_alu_ri(b, 4, 7, RAX, 2);
+	uint8_t *not_fault = e_jcc32(b, CC_AE);
+	exit_nowb(j, JIT_FAULT, j->k);
+	jb_patch(b, not_fault, b->p);
+	uint8_t *done = e_jcc32(b, CC_NE);
+	/* the trace's code was overwritten: what follows is decoded again */
+	exit_nowb(j, JIT_INTERP, j->k + 1);
+	jb_patch(b, done, b->p);
+	exit_nowb(j, JIT_DONE, j->k);
+	jb_patch(b, ok, b->p);
+	j->hf_valid = false;
+	j->lf_kind = -1;
+}
+
 static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 {
 	struct jit_buf *b = &j->b;
 	int op, form, size;
 	bool o32 = i->flags & I_O32;
 	uint32_t amask = o32 ? 0xffffffffu : 0xffffu;
+	if (via_helper(i)) {
+		emit_helper(j, i);
+		return true;
+	}
 	if (alu_handler(i->hid, &op, &form, &size)) {
 		emit_alu(j, i, op, form, size);
 		return true;

@@ -22,6 +22,7 @@ enum jit_result {
 	JIT_STALE = 5,  /* a segment is no longer flat as the translation assumed:
 			 * drop it (count again) and interpret from insn[0] */
 	JIT_INDIRECT = 6, /* insn[index], an indirect branch, set EIP */
+	JIT_DONE = 7,     /* insn[index] ran in a helper that set EIP */
 };
 
 typedef uint32_t (*jit_fn)(struct emu_cpu *c);

@@ -36,4 +36,16 @@ struct trace *emu_trace_for_eip(struct emu_cpu *c);
 /* Bookkeeping after an exception was delivered mid-trace. */
 void emu_trace_after_exception(struct emu_cpu *c);
 
+/* The interpreter's C helpers for instructions its threaded handlers hand
+ * off (ops.c), also called from translated code: 0 done, below 0 an
+ * exception (in c->exc_*); emu_misc: 1 leave the trace after it, 2 it set
+ * EIP itself; emu_string: above 0 a REP interrupted, to be resumed. */
+int emu_misc(struct emu_cpu *c, const struct insn *i);
+int emu_string(struct emu_cpu *c, const struct insn *i);
+int emu_grp3(struct emu_cpu *c, const struct insn *i);
+int emu_bt(struct emu_cpu *c, const struct insn *i);
+int emu_bitscan(struct emu_cpu *c, const struct insn *i);
+int emu_imul(struct emu_cpu *c, const struct insn *i);
+int emu_shift(struct emu_cpu *c, const struct insn *i);
+
 #endif
