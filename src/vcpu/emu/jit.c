@@ -119,6 +119,14 @@ static uint32_t jit_helper(struct emu_cpu *c, const struct insn *i)
 	return c->cur_trace->valid ? 0 : 2;
 }
 
+/* SHL/SHR/SAR of a 16-bit register by an immediate 1..15: every flag
+ * defined, the host's own 16-bit shift gives result and carry. */
+static bool shift16_inline(const struct insn *i)
+{
+	return i->hid == H_SHIFT && !(i->flags & (I_MEM | I_CL | I_O32)) && (i->opcode & 1) &&
+	       i->op >= 4 && (i->imm & 31) >= 1 && (i->imm & 31) <= 15;
+}
+
 /* Instructions translated as a call of their interpreter helper: data
  * operations that neither leave the trace nor load a segment register the
  * translation may assume flat (POP ES/DS). */
@@ -133,7 +141,9 @@ static bool via_helper(const struct insn *i)
 	}
 	case H_IMUL:
 		return !(i->flags & I_O32);
-	case H_STRING: case H_BT: case H_BITSCAN: case H_SHIFT:
+	case H_SHIFT:
+		return !shift16_inline(i);
+	case H_STRING: case H_BT: case H_BITSCAN:
 		return true;
 	default:
 		return false;
@@ -205,6 +215,8 @@ static unsigned props(const struct insn *i)
 	bool mem = i->flags & I_MEM;
 	if (via_helper(i)) /* it reads and writes whatever it likes */
 		return P_JIT | P_RD | P_FAULT | P_STORE;
+	if (shift16_inline(i))
+		return P_JIT | P_WR;
 	if (alu_handler(i->hid, &op, &form, &size)) {
 		unsigned p = P_JIT | P_WR;
 		if (op == 2 || op == 3)
@@ -1282,6 +1294,29 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 		wr_greg(j, 4, i->rm, RAX);
 		if (skip)
 			jb_patch(b, skip, b->p);
+		j->hf_valid = false;
+		return true;
+	}
+	case H_SHIFT: { /* shift16_inline's forms: the others went to the helper */
+		int ext = i->op == 5 ? 5 : i->op == 7 ? 7 : 4;
+		uint32_t lf = ext == 4 ? LF_SHL : ext == 5 ? LF_SHR : LF_SAR;
+		uint8_t cnt = (uint8_t)(i->imm & 31);
+		rd_greg(j, 2, i->rm, RAX);
+		e_mov_rr(b, 4, R10, RAX);
+		e_shift_ri(b, 2, ext, RAX, cnt); /* the upper half stays zero */
+		if (j->need_flags[j->k]) {
+			e_setcc(b, CC_B, RDX); /* the last bit shifted out */
+			e_movx_rr(b, false, 1, RDX, RDX);
+			e_store(b, 4, CPU(lf_cf), RDX);
+			e_store_imm(b, 4, CPU(lf_op), lf);
+			e_store_imm(b, 4, CPU(lf_size), 2);
+			e_store(b, 4, CPU(lf_res), RAX);
+			e_store(b, 4, CPU(lf_op1), R10);
+			e_store_imm(b, 4, CPU(lf_op2), cnt);
+		}
+		j->lf_kind = j->need_flags[j->k] ? (int)lf : -1;
+		j->lf_size = 2;
+		wr_greg(j, 2, i->rm, RAX);
 		j->hf_valid = false;
 		return true;
 	}
