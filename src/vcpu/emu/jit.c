@@ -9,9 +9,17 @@
  * right after the instruction that set its flags uses the host's own flags:
  * guest and host are both x86, with the same condition codes.
  *
+ * Exits: a trace ends at an unconditional control transfer; a conditional
+ * branch in its middle leaves through a side exit when taken. Exits go
+ * straight into the next translated trace when the trace's exit slot (or,
+ * for indirect branches and side exits, the CPU's table of targets) names
+ * it for this EIP and translation generation, as the interpreter chains.
+ *
  * The translation keeps the interpreter's contract, so the two mix freely:
- * a trace is translated up to the first instruction the JIT does not know,
- * where it hands over to the interpreter (JIT_INTERP); an exception is
+ * instructions without an inline translation call the interpreter's C
+ * helper for them (via_helper); a trace is translated up to the first
+ * instruction that can be neither, where it hands over to the interpreter
+ * (JIT_INTERP); an exception is
  * reported with the faulting instruction's index (JIT_FAULT) and delivered
  * by the interpreter; a store that overwrote code of the running trace
  * hands over to the instruction after it, whose handler the SMC logic has
