@@ -467,7 +467,8 @@ struct trace *emu_trace_for_eip(struct emu_cpu *c)
 	struct trace *t = build_trace(c, lin, phys, p, key);
 	if (!t) /* first instruction crosses the page (or the limit) */
 		return single_insn_trace(c, lin);
-	/* a trace cut short by CS's limit is not kept for other entries */
+	/* a trace cut short by CS's limit stays short; every entry checks that
+	 * it fits the CS limit of the moment, and chained exits rely on that */
 	return t;
 }
 
