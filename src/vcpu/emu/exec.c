@@ -261,15 +261,15 @@ const void *const *emu_exec_labels(void)
 /* Leave the trace after this instruction, continuing at eip. */
 #define JUMP_TO(target) do { c->eip = (target); c->icount += (uint32_t)i->idx + 1; \
 	c->chain_slot = NULL; goto next_trace; } while (0)
-/* Leave the trace through exit slot (0: the last instruction's branch, 1:
- * falling off the end) to target: go straight to the trace remembered there
- * when it is for this EIP, the translation generation is unchanged, it is
- * still valid and nothing asks the CPU to stop. */
-#define JUMP_DIRECT(target, n_insns, slot) do {                                    \
+/* Continue at target, n_insns instructions on, through the remembered exit
+ * x: straight to the trace remembered there when it is for this EIP, the
+ * translation generation is unchanged, it is still valid and nothing asks
+ * the CPU to stop; else look the trace up, remembering it in fill. */
+#define CHAIN_VIA(target, n_insns, x, fill) do {                                  \
 	uint32_t tgt_ = (target);                                                  \
+	struct trace_exit *x_ = (x);                                               \
 	c->eip = tgt_;                                                             \
 	c->icount += (n_insns);                                                    \
-	struct trace_exit *x_ = &c->cur_trace->exit[slot];                        \
 	if (likely(x_->gen == c->map_gen && x_->eip == tgt_) &&                   \
 	    likely(x_->t->valid) &&                                                \
 	    likely(!(c->exit_request | c->intr_line | c->nmi_pending)) &&          \
@@ -280,30 +280,22 @@ const void *const *emu_exec_labels(void)
 		i = x_->t->insn;                                                   \
 		goto *i->h;                                                        \
 	}                                                                          \
-	c->chain_slot = c->cur_trace->cached ? x_ : NULL;                          \
+	c->chain_slot = (fill);                                                    \
 	goto next_trace;                                                           \
 } while (0)
-
+/* Leave the trace through exit slot (0: the last instruction's branch, 1:
+ * falling off the end); a temporary trace remembers nothing. */
+#define JUMP_DIRECT(target, n_insns, slot) do {                                    \
+	struct trace_exit *xd_ = &c->cur_trace->exit[slot];                       \
+	CHAIN_VIA(target, n_insns, xd_, c->cur_trace->cached ? xd_ : NULL);        \
+} while (0)
 /* Leave the trace through an indirect branch (RET, JMP or CALL through a
- * register or memory) to target: the same, with the CPU's table of
- * indirect targets in place of the trace's own slot. */
+ * register or memory) or a side exit: the CPU's table of targets, indexed
+ * by the target, serves as the exit slot. */
 #define JUMP_INDIRECT(target, n_insns) do {                                        \
-	uint32_t tgt_ = (target);                                                  \
-	c->eip = tgt_;                                                             \
-	c->icount += (n_insns);                                                    \
-	struct trace_exit *x_ = &c->ibtc[IBTC_HASH(tgt_)];                         \
-	if (likely(x_->gen == c->map_gen && x_->eip == tgt_) &&                   \
-	    likely(x_->t->valid) &&                                                \
-	    likely(!(c->exit_request | c->intr_line | c->nmi_pending)) &&          \
-	    likely(c->icount < c->budget) &&                                      \
-	    likely((uint64_t)tgt_ + x_->t->nbytes - 1 <= c->seg[SEG_CS].limit)) { \
-		c->cur_trace = x_->t;                                              \
-		c->trace_eip = tgt_;                                               \
-		i = x_->t->insn;                                                   \
-		goto *i->h;                                                        \
-	}                                                                          \
-	c->chain_slot = x_;                                                        \
-	goto next_trace;                                                           \
+	uint32_t ti_ = (target);                                                   \
+	struct trace_exit *xi_ = &c->ibtc[IBTC_HASH(ti_)];                         \
+	CHAIN_VIA(ti_, n_insns, xi_, xi_);                                         \
 } while (0)
 
 #define GET8(n) (*R8P(c, (n)))

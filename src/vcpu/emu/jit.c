@@ -718,24 +718,23 @@ static void emit_carry(struct jc *j, int reg)
 		default: {
 			/* unknown at translation (flags from before the trace
 			 * or a loop's previous pass): the common kinds inline */
-			uint8_t *done[3], *not_sub, *not_add, *is_dec, *is_inc;
+			/* SUB: CF = op1 < op2; ADD: CF = res < op1 */
+			static const struct { uint32_t kind; int32_t a, b; } below[2] = {
+				{ LF_SUB, OFF(lf_op1), OFF(lf_op2) },
+				{ LF_ADD, OFF(lf_res), OFF(lf_op1) },
+			};
+			uint8_t *done[3], *is_dec, *is_inc;
 			e_load(b, 4, RAX, CPU(lf_op));
-			e_alu_ri(b, 4, 7, RAX, LF_SUB);
-			not_sub = e_jcc32(b, CC_NE);
-			e_load(b, 4, RAX, CPU(lf_op1));
-			e_alu_rm(b, 4, 7, RAX, CPU(lf_op2));
-			e_setcc(b, CC_B, RAX);
-			e_movx_rr(b, false, 1, reg, RAX);
-			done[0] = e_jmp32(b);
-			jb_patch(b, not_sub, b->p);
-			e_alu_ri(b, 4, 7, RAX, LF_ADD);
-			not_add = e_jcc32(b, CC_NE);
-			e_load(b, 4, RAX, CPU(lf_res));
-			e_alu_rm(b, 4, 7, RAX, CPU(lf_op1));
-			e_setcc(b, CC_B, RAX);
-			e_movx_rr(b, false, 1, reg, RAX);
-			done[1] = e_jmp32(b);
-			jb_patch(b, not_add, b->p);
+			for (int n = 0; n < 2; n++) {
+				e_alu_ri(b, 4, 7, RAX, below[n].kind);
+				uint8_t *other = e_jcc32(b, CC_NE);
+				e_load(b, 4, RAX, M(RBX, below[n].a));
+				e_alu_rm(b, 4, 7, RAX, M(RBX, below[n].b));
+				e_setcc(b, CC_B, RAX);
+				e_movx_rr(b, false, 1, reg, RAX);
+				done[n] = e_jmp32(b);
+				jb_patch(b, other, b->p);
+			}
 			e_alu_ri(b, 4, 7, RAX, LF_DEC);
 			is_dec = e_jcc32(b, CC_E);
 			e_alu_ri(b, 4, 7, RAX, LF_INC);
@@ -939,6 +938,24 @@ static void emit_helper(struct jc *j, const struct insn *i)
 	jb_patch(b, ok, b->p);
 	j->hf_valid = false;
 	j->lf_kind = -1;
+}
+
+/* The lazy flags of a shift just done on the host: result in EAX, the
+ * operand in R10, the count in CL or cnt, CF in the host's flags. */
+static void store_shift_flags(struct jc *j, uint32_t lf, int size, bool by_cl, uint32_t cnt)
+{
+	struct jit_buf *b = &j->b;
+	e_setcc(b, CC_B, RDX); /* the last bit shifted out */
+	e_movx_rr(b, false, 1, RDX, RDX);
+	e_store(b, 4, CPU(lf_cf), RDX);
+	e_store_imm(b, 4, CPU(lf_op), lf);
+	e_store_imm(b, 4, CPU(lf_size), (uint32_t)size);
+	e_store(b, 4, CPU(lf_res), RAX);
+	e_store(b, 4, CPU(lf_op1), R10);
+	if (by_cl)
+		e_store(b, 4, CPU(lf_op2), RCX);
+	else
+		e_store_imm(b, 4, CPU(lf_op2), cnt);
 }
 
 static bool emit_insn(struct jc *j, const struct insn *i, bool last)
@@ -1283,19 +1300,8 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 			e_shift_rcl(b, 4, ext, RAX);
 		else
 			e_shift_ri(b, 4, ext, RAX, (uint8_t)(i->imm & 31));
-		if (need) {
-			e_setcc(b, CC_B, RDX); /* the last bit shifted out */
-			e_movx_rr(b, false, 1, RDX, RDX);
-			e_store(b, 4, CPU(lf_cf), RDX);
-			e_store_imm(b, 4, CPU(lf_op), lf);
-			e_store_imm(b, 4, CPU(lf_size), 4);
-			e_store(b, 4, CPU(lf_res), RAX);
-			e_store(b, 4, CPU(lf_op1), R10);
-			if (i->flags & I_CL)
-				e_store(b, 4, CPU(lf_op2), RCX);
-			else
-				e_store_imm(b, 4, CPU(lf_op2), i->imm & 31);
-		}
+		if (need)
+			store_shift_flags(j, lf, 4, i->flags & I_CL, i->imm & 31);
 		/* a CL count may be zero: then nothing changed */
 		j->lf_kind = need && !(i->flags & I_CL) ? (int)lf : -1;
 		j->lf_size = 4;
@@ -1312,16 +1318,8 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 		rd_greg(j, 2, i->rm, RAX);
 		e_mov_rr(b, 4, R10, RAX);
 		e_shift_ri(b, 2, ext, RAX, cnt); /* the upper half stays zero */
-		if (j->need_flags[j->k]) {
-			e_setcc(b, CC_B, RDX); /* the last bit shifted out */
-			e_movx_rr(b, false, 1, RDX, RDX);
-			e_store(b, 4, CPU(lf_cf), RDX);
-			e_store_imm(b, 4, CPU(lf_op), lf);
-			e_store_imm(b, 4, CPU(lf_size), 2);
-			e_store(b, 4, CPU(lf_res), RAX);
-			e_store(b, 4, CPU(lf_op1), R10);
-			e_store_imm(b, 4, CPU(lf_op2), cnt);
-		}
+		if (j->need_flags[j->k])
+			store_shift_flags(j, lf, 2, false, cnt);
 		j->lf_kind = j->need_flags[j->k] ? (int)lf : -1;
 		j->lf_size = 2;
 		wr_greg(j, 2, i->rm, RAX);
