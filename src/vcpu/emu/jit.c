@@ -780,15 +780,24 @@ static int emit_cond(struct jc *j, int cc)
  * (see JUMP_DIRECT and JUMP_INDIRECT in exec.c), else back to it with
  * kind << 8 | k. */
 #define SLOT_INDIRECT (-1)
-static void emit_chain_exit(struct jc *j, int slot, int kind, int k, uint32_t n_insns)
+#define SLOT_SIDE (-2) /* SLOT_INDIRECT, for the target at side_eip */
+static void emit_chain_exit_at(struct jc *j, int slot, int kind, int k, uint32_t n_insns,
+			       uint32_t side_eip)
 {
 	struct jit_buf *b = &j->b;
 	uint8_t *slow[8];
 	int ns = 0;
 	int32_t xo;
 	emit_writeback(j);
-	e_load(b, 4, RSI, CPU(eip));
-	if (slot == SLOT_INDIRECT) {
+	e_mov_rr(b, 4, RSI, RAX); /* the callers leave EIP in EAX */
+	if (slot == SLOT_SIDE) {
+		/* The target is fixed relative to the trace's EIP: its table
+		 * entry is known for the EIP this translation was made at. At
+		 * another EIP the entry's own EIP check fails and the slow path
+		 * uses the right one. */
+		xo = OFF(ibtc) + (int32_t)(IBTC_HASH(side_eip) * sizeof(struct trace_exit));
+		e_mov_rr(b, 8, RCX, RBX);
+	} else if (slot == SLOT_INDIRECT) {
 		/* RCX = c + IBTC_HASH(eip) * sizeof(struct trace_exit) */
 		_Static_assert(sizeof(struct trace_exit) == 16, "ibtc entry size");
 		e_mov_rr(b, 4, RCX, RSI);
@@ -834,6 +843,11 @@ static void emit_chain_exit(struct jc *j, int slot, int kind, int k, uint32_t n_
 	for (int n = 0; n < ns; n++)
 		jb_patch(b, slow[n], b->p);
 	exit_nowb(j, kind, k);
+}
+
+static void emit_chain_exit(struct jc *j, int slot, int kind, int k, uint32_t n_insns)
+{
+	emit_chain_exit_at(j, slot, kind, k, n_insns, 0);
 }
 
 /* A branch back to this trace's own start (a loop): only the events and
@@ -1074,7 +1088,8 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 		else if (last)
 			emit_chain_exit(j, 0, JIT_BRANCH, j->k, (uint32_t)j->k + 1);
 		else /* a side exit of a trace that goes on */
-			emit_chain_exit(j, SLOT_INDIRECT, JIT_INDIRECT, j->k, (uint32_t)j->k + 1);
+			emit_chain_exit_at(j, SLOT_SIDE, JIT_INDIRECT, j->k, (uint32_t)j->k + 1,
+					   (j->c->trace_eip + i->ofs + i->len + i->imm) & amask);
 		jb_patch(b, no, b->p);
 		j->hf_valid = false;
 		return true;
