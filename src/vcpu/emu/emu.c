@@ -545,7 +545,7 @@ static int emu_create(struct vm *vm, struct vcpu **out)
 	c->a20_mask = 0xffffffffu;
 	c->budget = UINT64_MAX;
 	c->map_gen = 1;
-	for (unsigned k = 0; k < TLB_SIZE; k++)
+	for (unsigned k = 0; k < 2 * TLB_SIZE; k++)
 		c->tlb_dummy[k].tag = TLB_INVALID;
 	c->log_traces = log_enabled(LOG_TRACE);
 	jit_init(c);

@@ -124,8 +124,8 @@ struct tlb_entry {
 	uint32_t tag;
 	uint32_t phys;     /* physical page of the entry */
 	uintptr_t add;     /* host = lin + add */
-	uint32_t global;   /* mapping from a global page (CR4.PGE) */
 };
+_Static_assert(sizeof(struct tlb_entry) == 16, "the JIT indexes TLB entries by shifting");
 
 struct insn;
 struct trace;
@@ -187,10 +187,13 @@ struct emu_cpu {
 	 * privilege level. */
 	struct tlb_entry *tlb_r, *tlb_w;
 	struct tlb_entry tlbs[2][2][TLB_SIZE];
+	bool tlb_global[2][2][TLB_SIZE]; /* entry from a global page (CR4.PGE) */
 	/* Always-missing entries: while every data access must be checked
 	 * (alignment checking, data breakpoints) tlb_r/tlb_w point here and the
-	 * slow path works on tlbs[][][] itself. */
-	struct tlb_entry tlb_dummy[TLB_SIZE];
+	 * slow path works on tlbs[][][] itself. Reads use the first half,
+	 * writes the second, so tlb_w is always tlb_r + TLB_SIZE (the JIT
+	 * keeps only tlb_r in a register). */
+	struct tlb_entry tlb_dummy[2 * TLB_SIZE];
 	bool ac_check;             /* CR0.AM && EFLAGS.AC && CPL 3 */
 	bool debug_exec;           /* an instruction breakpoint is enabled */
 	bool debug_data;           /* a data breakpoint is enabled */

@@ -384,10 +384,12 @@ static void emit_ea(struct jc *j, const struct insn *i)
 		e_movx_rr(b, false, 2, RSI, RSI);
 }
 
-/* The common part of a memory access: segment limit, linear address in
- * EDX, TLB entry check; leaves RDI = host address base (add) so that the
- * access is [RDI + RDX]. Both misses jump to the returned stub. */
-static struct stub *emit_tlb(struct jc *j, const struct insn *i, int size, bool write)
+/* The common part of a memory access: segment limit, linear address, TLB
+ * entry check (RBP holds tlb_r; tlb_w follows it); leaves RDI = host
+ * address base (add) so that the access is [RDI + *lin], *lin being RSI
+ * (flat: the offset is the linear address) or RDX. Both misses jump to the
+ * returned stub. */
+static struct stub *emit_tlb(struct jc *j, const struct insn *i, int size, bool write, int *lin)
 {
 	struct jit_buf *b = &j->b;
 	int seg = i->seg;
@@ -400,9 +402,8 @@ static struct stub *emit_tlb(struct jc *j, const struct insn *i, int size, bool 
 	static const uint8_t cmp_q[] = { 0x3b };
 	int32_t sbase = OFF(seg) + seg * (int32_t)sizeof(struct emu_seg);
 	if ((write ? j->flat_w : j->flat_r) & (1u << seg)) {
-		/* flat: the linear address is the offset */
 		s->from[0] = NULL;
-		e_mov_rr(b, 4, RDX, RSI);
+		*lin = RSI;
 	} else {
 		/* off + size - 1 > limit (signed: -1 means always check slowly) */
 		e_lea(b, 8, RAX, M(RSI, size - 1));
@@ -412,18 +413,18 @@ static struct stub *emit_tlb(struct jc *j, const struct insn *i, int size, bool 
 		s->from[0] = e_jcc32(b, CC_G);
 		e_load(b, 4, RDX, M(RBX, sbase + (int32_t)offsetof(struct emu_seg, base)));
 		e_alu_rr(b, 4, 0, RDX, RSI);                  /* add edx, esi */
+		*lin = RDX;
 	}
-	e_mov_rr(b, 4, RAX, RDX);
+	int32_t half = write ? (int32_t)(TLB_SIZE * sizeof(struct tlb_entry)) : 0;
+	e_mov_rr(b, 4, RAX, *lin);
 	e_shift_ri(b, 4, 5, RAX, 12);                          /* shr eax, 12 */
 	e_alu_ri(b, 4, 4, RAX, TLB_MASK);                      /* and eax, mask */
-	e_lea(b, 8, RAX, MX(RAX, RAX, 1, 0));                  /* rax *= 3 */
-	e_load(b, 8, RDI, M(RBX, write ? OFF(tlb_w) : OFF(tlb_r)));
-	e_lea(b, 8, RDI, MX(RDI, RAX, 3, 0));                  /* the entry */
-	e_lea(b, 4, RAX, M(RDX, size - 1));
-	e_alu_ri(b, 4, 4, RAX, 0xfffff000u);
-	e_alu_rm(b, 4, 7, RAX, M(RDI, (int32_t)offsetof(struct tlb_entry, tag)));
+	e_shift_ri(b, 4, 4, RAX, 4);                           /* the entry's offset */
+	e_lea(b, 4, RDI, M(*lin, size - 1));                   /* the last byte's page */
+	e_alu_ri(b, 4, 4, RDI, 0xfffff000u);
+	e_alu_rm(b, 4, 7, RDI, MX(RBP, RAX, 0, half + (int32_t)offsetof(struct tlb_entry, tag)));
 	s->from[1] = e_jcc32(b, CC_NE);
-	e_load(b, 8, RDI, M(RDI, (int32_t)offsetof(struct tlb_entry, add)));
+	e_load(b, 8, RDI, MX(RBP, RAX, 0, half + (int32_t)offsetof(struct tlb_entry, add)));
 	j->hf_valid = false;
 	return s;
 }
@@ -433,9 +434,10 @@ static struct stub *emit_tlb(struct jc *j, const struct insn *i, int size, bool 
 static void emit_load(struct jc *j, const struct insn *i, int size, bool sign)
 {
 	struct jit_buf *b = &j->b;
-	struct stub *s = emit_tlb(j, i, size, false);
+	int lin;
+	struct stub *s = emit_tlb(j, i, size, false, &lin);
 	s->sign = sign;
-	struct mop m = MX(RDI, RDX, 0, 0);
+	struct mop m = MX(RDI, lin, 0, 0);
 	if (size == 4) {
 		e_load(b, 4, RAX, m);
 	} else if (!sign) {
@@ -451,8 +453,9 @@ static void emit_load(struct jc *j, const struct insn *i, int size, bool sign)
 static void emit_store(struct jc *j, const struct insn *i, int size)
 {
 	struct jit_buf *b = &j->b;
-	struct stub *s = emit_tlb(j, i, size, true);
-	e_store(b, size, MX(RDI, RDX, 0, 0), RCX);
+	int lin;
+	struct stub *s = emit_tlb(j, i, size, true, &lin);
+	e_store(b, size, MX(RDI, lin, 0, 0), RCX);
 	s->resume = b->p;
 }
 
@@ -935,6 +938,7 @@ static void emit_helper(struct jc *j, const struct insn *i)
 	e_mov_rr(b, 8, RDI, RBX);
 	e_mov_imm64(b, RSI, (uint64_t)(uintptr_t)i);
 	e_call_abs(b, (const void *)jit_helper);
+	e_load(b, 8, RBP, CPU(tlb_r)); /* in case the access rules changed */
 	for (int r = 0; r < 8; r++)
 		if (j->cache[r] >= 0)
 			e_load(b, 4, j->cache[r], M(RBX, GREG(r)));
@@ -1578,6 +1582,7 @@ bool jit_compile(struct emu_cpu *c, struct trace *t)
 	jb_byte(b, 0xc3);
 	jb_patch(b, to_body, b->p);
 	uint8_t *body = b->p;
+	e_load(b, 8, RBP, CPU(tlb_r)); /* for emit_tlb */
 	j->body = body;
 	/* segments used flat, and the check that they still are */
 	j->flat_r = j->flat_w = 0;

@@ -163,7 +163,7 @@ static int tlb_fill(struct emu_cpu *c, uint32_t lin, bool write, uint32_t *phys_
 	struct tlb_entry *e = &emu_tlb(c, write)[(lin >> 12) & TLB_MASK];
 	e->tag = TLB_INVALID;
 	e->phys = page;
-	e->global = global;
+	(&c->tlb_global[0][0][0])[e - &c->tlbs[0][0][0]] = global;
 	const struct mem_region *r = page_region(c, page);
 	if (!r || r->base > page || page - r->base > r->size - 0x1000)
 		return 0; /* not a whole page of one region: slow path only */
@@ -201,8 +201,9 @@ void mmu_flush_tlb(struct emu_cpu *c, bool include_global)
 {
 	emu_new_map_gen(c);
 	struct tlb_entry *t = &c->tlbs[0][0][0];
+	const bool *global = &c->tlb_global[0][0][0];
 	for (unsigned i = 0; i < 4 * TLB_SIZE; i++)
-		if (include_global || !t[i].global)
+		if (include_global || !global[i])
 			t[i].tag = TLB_INVALID;
 }
 

@@ -56,7 +56,7 @@ void emu_update_access(struct emu_cpu *c)
 	c->ac_check = (c->cr0 & CR0_AM) && (c->eflags & F_AC) && c->cpl == 3;
 	bool slow = c->ac_check || c->debug_data;
 	c->tlb_r = slow ? c->tlb_dummy : c->tlbs[c->cpl == 3][0];
-	c->tlb_w = slow ? c->tlb_dummy : c->tlbs[c->cpl == 3][1];
+	c->tlb_w = slow ? c->tlb_dummy + TLB_SIZE : c->tlbs[c->cpl == 3][1];
 }
 
 static void seg_limits(struct emu_cpu *c, int s)
