@@ -205,9 +205,12 @@ struct emu_cpu {
 	uint64_t mem_generation;
 
 	/* Interrupts and run control. */
-	volatile int exit_request;  /* kick: return from run soon */
+	/* The next four bytes are read as one 32-bit word by translated
+	 * code: anything to stop chaining for? */
+	volatile uint8_t exit_request; /* kick: return from run soon */
 	bool intr_line;
 	bool nmi_pending;
+	uint8_t events_zero;        /* always 0: the word's fourth byte */
 	bool nmi_blocked;          /* NMI handler running until IRET */
 	uint8_t intr_shadow;       /* instructions left before IRQs are allowed */
 	bool halted;
@@ -264,6 +267,10 @@ struct emu_cpu {
 	/* Statistics for -v and benchmarks. */
 	uint64_t stat_traces_built, stat_flushes, stat_smc;
 };
+_Static_assert(offsetof(struct emu_cpu, intr_line) == offsetof(struct emu_cpu, exit_request) + 1 &&
+	       offsetof(struct emu_cpu, nmi_pending) == offsetof(struct emu_cpu, exit_request) + 2 &&
+	       offsetof(struct emu_cpu, events_zero) == offsetof(struct emu_cpu, exit_request) + 3,
+	       "the JIT reads exit_request, intr_line and nmi_pending as one word");
 
 /* ---- registers ---- */
 

@@ -825,9 +825,11 @@ static void emit_chain_exit_at(struct jc *j, int slot, int kind, int k, uint32_t
 	e_test_rr(b, 8, RDI, RDI);
 	slow[ns++] = e_jcc32(b, CC_E);
 	/* nothing may ask the CPU to stop */
-	e_load(b, 4, RAX, CPU(exit_request));
-	e_alu_rm(b, 1, 1, RAX, CPU(intr_line));
-	e_alu_rm(b, 1, 1, RAX, CPU(nmi_pending));
+	{ /* exit_request, intr_line, nmi_pending: one word */
+		static const uint8_t cmp_m32[] = { 0x83 };
+		jb_op_mem(b, 4, cmp_m32, 1, 7, CPU(exit_request));
+		jb_byte(b, 0);
+	}
 	slow[ns++] = e_jcc32(b, CC_NE);
 	/* the instruction budget */
 	e_load(b, 8, RAX, CPU(icount));
@@ -859,9 +861,11 @@ static void emit_self_loop(struct jc *j, int k)
 {
 	struct jit_buf *b = &j->b;
 	uint8_t *slow[2];
-	e_load(b, 4, RAX, CPU(exit_request));
-	e_alu_rm(b, 1, 1, RAX, CPU(intr_line));
-	e_alu_rm(b, 1, 1, RAX, CPU(nmi_pending));
+	{ /* exit_request, intr_line, nmi_pending: one word */
+		static const uint8_t cmp_m32[] = { 0x83 };
+		jb_op_mem(b, 4, cmp_m32, 1, 7, CPU(exit_request));
+		jb_byte(b, 0);
+	}
 	slow[0] = e_jcc32(b, CC_NE);
 	e_load(b, 8, RAX, CPU(icount));
 	e_alu_ri(b, 8, 0, RAX, (uint32_t)k + 1);
