@@ -480,6 +480,17 @@ void emu_seg_set_real(struct emu_cpu *c, int s, uint16_t sel);
 void emu_seg_recompute(struct emu_cpu *c, int s);
 int emu_load_seg(struct emu_cpu *c, int s, uint16_t sel);
 int emu_read_descriptor(struct emu_cpu *c, uint16_t sel, uint32_t *lo, uint32_t *hi);
+/* Fields of a segment descriptor given as its low and high dwords. */
+static inline uint32_t desc_base(uint32_t lo, uint32_t hi)
+{
+	return (lo >> 16) | ((hi & 0xff) << 16) | (hi & 0xff000000u);
+}
+static inline uint32_t desc_limit(uint32_t lo, uint32_t hi) /* in bytes, G applied */
+{
+	uint32_t l = (lo & 0xffff) | (hi & 0xf0000);
+	return (hi & 0x800000) ? (l << 12) | 0xfff : l;
+}
+static inline int desc_dpl(uint32_t hi) { return (hi >> 13) & 3; }
 void emu_set_cpl(struct emu_cpu *c, int cpl);
 int emu_far_jmp(struct emu_cpu *c, uint16_t sel, uint32_t off, uint32_t next_eip, bool o32);
 int emu_far_call(struct emu_cpu *c, uint16_t sel, uint32_t off, uint32_t next_eip, bool o32);

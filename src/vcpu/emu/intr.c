@@ -9,18 +9,12 @@
 #include "emu.h"
 #include "../../log.h"
 
-static uint32_t desc_base(uint32_t lo, uint32_t hi)
+/* A data segment register left null by a privilege change (its limits are
+ * recomputed by the emu_update_mode that follows). */
+static void null_data_seg(struct emu_seg *d)
 {
-	return (lo >> 16) | ((hi & 0xff) << 16) | (hi & 0xff000000u);
+	*d = (struct emu_seg){ .sel = 0, .valid = false };
 }
-
-static uint32_t desc_limit(uint32_t lo, uint32_t hi)
-{
-	uint32_t l = (lo & 0xffff) | (hi & 0xf0000);
-	return (hi & 0x800000) ? (l << 12) | 0xfff : l;
-}
-
-static int desc_dpl(uint32_t hi) { return (hi >> 13) & 3; }
 
 static int real_mode_interrupt(struct emu_cpu *c, int vec, uint32_t next_eip)
 {
@@ -186,12 +180,7 @@ int emu_interrupt(struct emu_cpu *c, int vec, int kind, uint32_t err, bool has_e
 		if (from_v86) {
 			static const int dsegs[] = { SEG_ES, SEG_DS, SEG_FS, SEG_GS };
 			for (unsigned k = 0; k < 4; k++) {
-				struct emu_seg *d = &c->seg[dsegs[k]];
-				d->sel = 0;
-				d->valid = false;
-				d->base = 0;
-				d->limit = 0;
-				d->attr = 0;
+				null_data_seg(&c->seg[dsegs[k]]);
 			}
 		}
 		emu_update_mode(c);
@@ -461,13 +450,8 @@ int emu_iret(struct emu_cpu *c, bool o32, uint32_t next_eip)
 		if (!d->valid)
 			continue;
 		bool conf_code = (d->attr & 0x18) == 0x18 && (d->attr & 4);
-		if (!conf_code && ((d->attr >> 5) & 3) < c->cpl) {
-			d->sel = 0;
-			d->valid = false;
-			d->base = 0;
-			d->limit = 0;
-			d->attr = 0;
-		}
+		if (!conf_code && ((d->attr >> 5) & 3) < c->cpl)
+			null_data_seg(d);
 	}
 	emu_update_mode(c);
 	return 0;

@@ -791,6 +791,7 @@ static void emit_chain_exit_at(struct jc *j, int slot, int kind, int k, uint32_t
 	uint8_t *slow[8];
 	int ns = 0;
 	int32_t xo;
+	int xb = RCX; /* the exit slot is at [xb + xo] */
 	emit_writeback(j);
 	e_mov_rr(b, 4, RSI, RAX); /* the callers leave EIP in EAX */
 	if (slot == SLOT_SIDE) {
@@ -799,7 +800,7 @@ static void emit_chain_exit_at(struct jc *j, int slot, int kind, int k, uint32_t
 		 * another EIP the entry's own EIP check fails and the slow path
 		 * uses the right one. */
 		xo = OFF(ibtc) + (int32_t)(IBTC_HASH(side_eip) * sizeof(struct trace_exit));
-		e_mov_rr(b, 8, RCX, RBX);
+		xb = RBX;
 	} else if (slot == SLOT_INDIRECT) {
 		/* RCX = c + IBTC_HASH(eip) * sizeof(struct trace_exit) */
 		_Static_assert(sizeof(struct trace_exit) == 16, "ibtc entry size");
@@ -815,11 +816,11 @@ static void emit_chain_exit_at(struct jc *j, int slot, int kind, int k, uint32_t
 		xo = (int32_t)(offsetof(struct trace, exit) + (size_t)slot * sizeof(struct trace_exit));
 	}
 	e_load(b, 4, RDX, CPU(map_gen));
-	e_alu_rm(b, 4, 7, RDX, M(RCX, xo + (int32_t)offsetof(struct trace_exit, gen)));
+	e_alu_rm(b, 4, 7, RDX, M(xb, xo + (int32_t)offsetof(struct trace_exit, gen)));
 	slow[ns++] = e_jcc32(b, CC_NE);
-	e_alu_rm(b, 4, 7, RSI, M(RCX, xo + (int32_t)offsetof(struct trace_exit, eip)));
+	e_alu_rm(b, 4, 7, RSI, M(xb, xo + (int32_t)offsetof(struct trace_exit, eip)));
 	slow[ns++] = e_jcc32(b, CC_NE);
-	e_load(b, 8, RDX, M(RCX, xo + (int32_t)offsetof(struct trace_exit, t)));
+	e_load(b, 8, RDX, M(xb, xo + (int32_t)offsetof(struct trace_exit, t)));
 	/* translated and valid (invalidation clears native_body) */
 	e_load(b, 8, RDI, M(RDX, (int32_t)offsetof(struct trace, native_body)));
 	e_test_rr(b, 8, RDI, RDI);

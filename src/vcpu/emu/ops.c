@@ -828,12 +828,6 @@ int emu_write_cr(struct emu_cpu *c, int n, uint32_t v)
 
 /* ---------------- descriptor instructions ---------------- */
 
-static uint32_t d_limit(uint32_t lo, uint32_t hi)
-{
-	uint32_t l = (lo & 0xffff) | (hi & 0xf0000);
-	return (hi & 0x800000) ? (l << 12) | 0xfff : l;
-}
-
 /* LAR/LSL/VERR/VERW: is the descriptor visible at CPL/RPL for this
  * instruction? Returns 1 (yes, fills lo/hi), 0 (no), -1 (fault). */
 static int desc_visible(struct emu_cpu *c, uint16_t sel, int kind, uint32_t *lo, uint32_t *hi)
@@ -903,8 +897,8 @@ static int grp6(struct emu_cpu *c, const struct insn *i)
 		if (!(hi & 0x8000))
 			return EXC_E(c, EXC_NP, sel & 0xfffc);
 		c->ldtr.sel = (uint16_t)sel;
-		c->ldtr.base = (lo >> 16) | ((hi & 0xff) << 16) | (hi & 0xff000000u);
-		c->ldtr.limit = d_limit(lo, hi);
+		c->ldtr.base = desc_base(lo, hi);
+		c->ldtr.limit = desc_limit(lo, hi);
 		c->ldtr.attr = (uint16_t)((hi >> 8) & 0xf0ff);
 		c->ldtr.valid = true;
 		return 0;
@@ -930,8 +924,8 @@ static int grp6(struct emu_cpu *c, const struct insn *i)
 		if (mmu_write_sys(c, c->gdt_base + (sel & ~7u) + 4, 4, hi))
 			return -1;
 		c->tr.sel = (uint16_t)sel;
-		c->tr.base = (lo >> 16) | ((hi & 0xff) << 16) | (hi & 0xff000000u);
-		c->tr.limit = d_limit(lo, hi);
+		c->tr.base = desc_base(lo, hi);
+		c->tr.limit = desc_limit(lo, hi);
 		c->tr.attr = (uint16_t)((hi >> 8) & 0xf0ff);
 		c->tr.valid = true;
 		return 0;
@@ -1544,7 +1538,7 @@ int emu_misc(struct emu_cpu *c, const struct insn *i)
 		if (r < 0)
 			return -1;
 		if (r) {
-			uint32_t v = i->opcode == 0x0f02 ? hi & 0x00f0ff00u : d_limit(lo, hi);
+			uint32_t v = i->opcode == 0x0f02 ? hi & 0x00f0ff00u : desc_limit(lo, hi);
 			sreg(c, i->reg, n, v);
 		}
 		set_zf(c, r == 1);

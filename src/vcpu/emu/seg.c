@@ -12,18 +12,6 @@
 #define DESC_P 0x8000u
 #define DESC_S 0x1000u
 
-static uint32_t desc_base(uint32_t lo, uint32_t hi)
-{
-	return (lo >> 16) | ((hi & 0xff) << 16) | (hi & 0xff000000u);
-}
-
-static uint32_t desc_limit(uint32_t lo, uint32_t hi)
-{
-	uint32_t l = (lo & 0xffff) | (hi & 0xf0000);
-	return (hi & 0x800000) ? (l << 12) | 0xfff : l;
-}
-
-static int desc_dpl(uint32_t hi) { return (hi >> 13) & 3; }
 static unsigned desc_type(uint32_t hi) { return (hi >> 8) & 0xf; }
 static bool desc_is_code(uint32_t hi) { return (hi & DESC_S) && (hi & 0x800); }
 static bool desc_is_data(uint32_t hi) { return (hi & DESC_S) && !(hi & 0x800); }
@@ -403,6 +391,27 @@ static int stack_write(struct emu_cpu *c, uint32_t base, uint32_t off, uint32_t 
 	return mmu_write_sys(c, base + off, o32 ? 4 : 2, val);
 }
 
+/* The end of a far call that stays at the current privilege level, to
+ * sel:off (its descriptor lo/hi already checked): CS:EIP pushed with size
+ * n, after every check that may fault. */
+static int far_call_same_level(struct emu_cpu *c, uint16_t sel, uint32_t lo, uint32_t hi,
+			       uint32_t off, uint32_t next_eip, bool o32)
+{
+	uint32_t n = o32 ? 4 : 2;
+	uint32_t sp = sp_get(c);
+	if (emu_probe_write(c, SEG_SS, (sp - 2 * n) & sp_mask(c), 2 * n))
+		return -1;
+	if (off > desc_limit(lo, hi))
+		return EXC_E(c, EXC_GP, 0);
+	uint16_t old_cs = c->seg[SEG_CS].sel;
+	if (load_cs(c, sel, lo, hi, c->cpl))
+		return -1;
+	pushv(c, old_cs, o32);
+	pushv(c, next_eip, o32);
+	c->eip = off;
+	return 0;
+}
+
 int emu_far_call(struct emu_cpu *c, uint16_t sel, uint32_t off, uint32_t next_eip, bool o32)
 {
 	if (!c->pmode) {
@@ -422,22 +431,10 @@ int emu_far_call(struct emu_cpu *c, uint16_t sel, uint32_t off, uint32_t next_ei
 	uint32_t lo, hi;
 	if (fetch_desc(c, sel, &lo, &hi, EXC_GP))
 		return -1;
-	uint32_t n = o32 ? 4 : 2;
 	if (hi & DESC_S) {
 		if (check_code_target(c, sel, hi, c->cpl))
 			return -1;
-		uint32_t sp = sp_get(c);
-		if (emu_probe_write(c, SEG_SS, (sp - 2 * n) & sp_mask(c), 2 * n))
-			return -1;
-		if (off > desc_limit(lo, hi))
-			return EXC_E(c, EXC_GP, 0);
-		uint16_t old_cs = c->seg[SEG_CS].sel;
-		if (load_cs(c, sel, lo, hi, c->cpl))
-			return -1;
-		pushv(c, old_cs, o32);
-		pushv(c, next_eip, o32);
-		c->eip = off;
-		return 0;
+		return far_call_same_level(c, sel, lo, hi, off, next_eip, o32);
 	}
 	unsigned type = desc_type(hi);
 	int dpl = desc_dpl(hi);
@@ -532,18 +529,7 @@ int emu_far_call(struct emu_cpu *c, uint16_t sel, uint32_t off, uint32_t next_ei
 		return 0;
 	}
 	/* same privilege through the gate */
-	uint32_t sp = sp_get(c);
-	if (emu_probe_write(c, SEG_SS, (sp - 2 * gn) & sp_mask(c), 2 * gn))
-		return -1;
-	if (toff > desc_limit(tlo, thi))
-		return EXC_E(c, EXC_GP, 0);
-	uint16_t old_cs = c->seg[SEG_CS].sel;
-	if (load_cs(c, tsel, tlo, thi, c->cpl))
-		return -1;
-	pushv(c, old_cs, gate32);
-	pushv(c, next_eip, gate32);
-	c->eip = toff;
-	return 0;
+	return far_call_same_level(c, tsel, tlo, thi, toff, next_eip, gate32);
 }
 
 /* After a return to an outer level: data segments the new CPL may not use
