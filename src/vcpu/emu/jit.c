@@ -359,6 +359,7 @@ static struct stub *new_stub(struct jc *j)
 
 static void rd_greg(struct jc *j, int size, int r, int host);
 static void wr_greg(struct jc *j, int size, int r, int host);
+static int cached_reg(const struct jc *j, int size, int r);
 
 /* ESI = the offset of insn's memory operand. */
 static void emit_ea(struct jc *j, const struct insn *i)
@@ -369,16 +370,26 @@ static void emit_ea(struct jc *j, const struct insn *i)
 		e_mov_imm32(b, RSI, i->disp & i->amask);
 		return;
 	}
-	if (i->base != REG_NONE)
-		rd_greg(j, 4, i->base, RSI);
+	/* cached registers take part in the LEA directly */
+	int base = NOREG, index = NOREG;
+	if (i->base != REG_NONE) {
+		base = cached_reg(j, 4, i->base);
+		if (base < 0) {
+			rd_greg(j, 4, i->base, RSI);
+			base = RSI;
+		}
+	}
 	if (i->index != REG_NONE) {
-		rd_greg(j, 4, i->index, RAX);
-		if (i->base != REG_NONE)
-			e_lea(b, 4, RSI, MX(RSI, RAX, i->scale, (int32_t)i->disp));
-		else
-			e_lea(b, 4, RSI, MX(NOREG, RAX, i->scale, (int32_t)i->disp));
+		index = cached_reg(j, 4, i->index);
+		if (index < 0) {
+			rd_greg(j, 4, i->index, RAX);
+			index = RAX;
+		}
+		e_lea(b, 4, RSI, MX(base, index, i->scale, (int32_t)i->disp));
 	} else if (i->disp) {
-		e_lea(b, 4, RSI, M(RSI, (int32_t)i->disp));
+		e_lea(b, 4, RSI, M(base, (int32_t)i->disp));
+	} else if (base != RSI) {
+		e_mov_rr(b, 4, RSI, base);
 	}
 	if (!a32)
 		e_movx_rr(b, false, 2, RSI, RSI);
@@ -416,10 +427,10 @@ static struct stub *emit_tlb(struct jc *j, const struct insn *i, int size, bool 
 		*lin = RDX;
 	}
 	int32_t half = write ? (int32_t)(TLB_SIZE * sizeof(struct tlb_entry)) : 0;
+	_Static_assert(sizeof(struct tlb_entry) == 16, "entry offset = page number << 4");
 	e_mov_rr(b, 4, RAX, *lin);
-	e_shift_ri(b, 4, 5, RAX, 12);                          /* shr eax, 12 */
-	e_alu_ri(b, 4, 4, RAX, TLB_MASK);                      /* and eax, mask */
-	e_shift_ri(b, 4, 4, RAX, 4);                           /* the entry's offset */
+	e_shift_ri(b, 4, 5, RAX, 12 - 4);                      /* shr eax, 8 */
+	e_alu_ri(b, 4, 4, RAX, TLB_MASK << 4);                 /* the entry's offset */
 	e_lea(b, 4, RDI, M(*lin, size - 1));                   /* the last byte's page */
 	e_alu_ri(b, 4, 4, RDI, 0xfffff000u);
 	e_alu_rm(b, 4, 7, RDI, MX(RBP, RAX, 0, half + (int32_t)offsetof(struct tlb_entry, tag)));
@@ -1099,8 +1110,8 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 		else /* a side exit of a trace that goes on */
 			emit_chain_exit_at(j, SLOT_SIDE, JIT_INDIRECT, j->k, (uint32_t)j->k + 1,
 					   (j->c->trace_eip + i->ofs + i->len + i->imm) & amask);
+		/* not taken: the host flags are as emit_cond left them */
 		jb_patch(b, no, b->p);
-		j->hf_valid = false;
 		return true;
 	}
 	case H_JMP:
