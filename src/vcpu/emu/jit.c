@@ -53,7 +53,13 @@
 #define CPU(f) M(RBX, OFF(f))
 
 /* Stack slots of the translated code's frame (see the prologue). */
-enum { SLOT0 = 0, SLOT1 = 8, SLOT2 = 16, SLOT_RSI = 24 };
+enum { SLOT0 = 0, SLOT1 = 8, SLOT2 = 16, SLOT_KEEP = 24, FRAME = 88 };
+/* What a memory access's slow path keeps for the fast path around its
+ * call, in the slots from SLOT_KEEP on: translations may keep values in
+ * these registers across an access (RAX, RDX and RDI are its own). */
+static const int8_t stub_keeps[] = { RCX, RSI, R8, R9, R10, R11 };
+_Static_assert(SLOT_KEEP + 8 * sizeof(stub_keeps) <= FRAME && (FRAME + 56) % 16 == 0,
+	       "the frame holds the kept registers and keeps RSP 16-byte aligned");
 
 /* ---------------- helpers the generated code calls ---------------- */
 
@@ -478,13 +484,14 @@ static void emit_stubs(struct jc *j)
 		jb_patch(b, s->from[0], b->p);
 		jb_patch(b, s->from[1], b->p);
 		e_store_imm(b, 4, CPU(icount_offset), (uint32_t)s->k);
+		for (size_t n = 0; n < sizeof(stub_keeps); n++)
+			e_store(b, 8, M(RSP, SLOT_KEEP + 8 * (int32_t)n), stub_keeps[n]);
 		e_mov_rr(b, 8, RDI, RBX);
 		e_mov_imm32(b, RDX, (uint32_t)(s->seg | s->size << 8));
+		e_call_abs(b, s->kind == 0 ? (const void *)jit_ld : (const void *)jit_st);
+		for (size_t n = 0; n < sizeof(stub_keeps); n++)
+			e_load(b, 8, stub_keeps[n], M(RSP, SLOT_KEEP + 8 * (int32_t)n));
 		if (s->kind == 0) {
-			/* a read-modify-write goes on with the same offset */
-			e_store(b, 8, M(RSP, SLOT_RSI), RSI);
-			e_call_abs(b, (const void *)jit_ld);
-			e_load(b, 8, RSI, M(RSP, SLOT_RSI));
 			e_store_imm(b, 4, CPU(icount_offset), 0);
 			e_mov_rr(b, 8, RDX, RAX);
 			e_shift_ri(b, 8, 5, RDX, 32);                /* shr rdx, 32 */
@@ -496,8 +503,7 @@ static void emit_stubs(struct jc *j)
 			uint8_t *back = e_jmp32(b);
 			jb_patch(b, back, s->resume);
 		} else {
-			/* the value is in ECX: the fourth argument */
-			e_call_abs(b, (const void *)jit_st);
+			/* (the value was in ECX: the fourth argument) */
 			e_store_imm(b, 4, CPU(icount_offset), 0);
 			e_test_rr(b, 4, RAX, RAX);
 			uint8_t *ok = e_jcc32(b, CC_E);
@@ -596,68 +602,100 @@ static void emit_alu(struct jc *j, const struct insn *i, int op, int form, int s
 	bool imm = form == F_RI || form == F_MI;
 	uint32_t m = size == 4 ? 0xffffffffu : (1u << (8 * size)) - 1;
 
-	/* a -> EAX, b -> ECX (or the immediate); 8/16-bit values arrive
-	 * zero-extended, as the lazy flags keep them */
+	/* ADC/SBB: the guest's CF into R8 first (it may call out); the
+	 * memory accesses' slow paths keep R8 */
+	if (carry_in)
+		emit_carry(j, R8);
+	/* Operands: a (the destination) and b in host registers, 32-bit
+	 * cached guest registers as they are, the others in EAX and ECX;
+	 * 8/16-bit values arrive zero-extended, as the lazy flags keep them. */
+	int ra, rb = -1;
 	if (form != F_RR && form != F_RI)
 		emit_ea(j, i);
-	if (mem_dst)
-		emit_load(j, i, size, false);
-	else
-		rd_greg(j, size, i->reg, RAX);
-	if (form == F_RR) {
-		rd_greg(j, size, i->rm, RCX);
-	} else if (form == F_RM) {
-		e_spill(b, SLOT0, RAX); /* across the slow path's call */
+	if (form == F_RM) {
 		emit_load(j, i, size, false);
 		e_mov_rr(b, 4, RCX, RAX);
-		e_fill(b, RAX, SLOT0);
-	} else if (form == F_MR) {
-		rd_greg(j, size, i->reg, RCX);
+		rb = RCX;
 	}
-	if (carry_in) { /* the guest's CF into the host's */
-		e_spill(b, SLOT0, RAX);
-		e_spill(b, SLOT1, RCX);
-		e_store(b, 8, M(RSP, SLOT2), RSI);
-		emit_carry(j, R8);
-		e_store(b, 4, CPU(lf_cf), R8);
-		e_fill(b, RAX, SLOT0);
-		e_fill(b, RCX, SLOT1);
-		e_load(b, 8, RSI, M(RSP, SLOT2));
-		/* bt r8d, 0 */
-		jb_byte(b, 0x41); jb_byte(b, 0x0f); jb_byte(b, 0xba); jb_byte(b, 0xe0); jb_byte(b, 0x00);
+	if (mem_dst) {
+		emit_load(j, i, size, false);
+		ra = RAX;
+	} else {
+		ra = size == 4 ? cached_reg(j, 4, i->reg) : -1;
+		if (ra < 0) {
+			rd_greg(j, size, i->reg, RAX);
+			ra = RAX;
+		}
 	}
-	e_mov_rr(b, 4, R10, RAX); /* op1, for the lazy flags */
-	if (imm)
-		e_alu_ri(b, size, hostop, RAX, i->imm);
-	else
-		e_alu_rr(b, size, hostop, RAX, RCX);
+	if (form == F_RR || form == F_MR) {
+		int r = form == F_RR ? i->rm : i->reg;
+		rb = size == 4 ? cached_reg(j, 4, r) : -1;
+		if (rb < 0) {
+			rd_greg(j, size, r, RCX);
+			rb = RCX;
+		}
+	}
+	/* the lazy flags' inputs: op1 kept before a changes, op2 = b */
+	bool arith = need && !logic;
+	int op1 = ra, op2 = rb, res;
+	if (arith && (writes || ra == RAX)) { /* a changes below */
+		e_mov_rr(b, 4, R10, ra);
+		op1 = R10;
+		if (rb == ra)
+			op2 = R10;
+	}
+	if (carry_in) /* bt r8d, 0 */
+		jb_byte(b, 0x41), jb_byte(b, 0x0f), jb_byte(b, 0xba), jb_byte(b, 0xe0), jb_byte(b, 0x00);
+	if (!writes && need && ra != RAX) {
+		/* CMP/TEST of a cached register: the result in EAX */
+		e_mov_rr(b, 4, RAX, ra);
+		ra = RAX;
+	}
+	if (!writes && ra != RAX) { /* no result wanted: CMP/TEST itself */
+		if (op == 7 && imm)
+			e_alu_ri(b, size, 7, ra, i->imm);
+		else if (op == 7)
+			e_alu_rr(b, size, 7, ra, rb);
+		else if (imm)
+			e_test_ri(b, size, ra, i->imm);
+		else
+			e_test_rr(b, size, ra, rb);
+	} else if (imm) {
+		e_alu_ri(b, size, hostop, ra, i->imm);
+	} else {
+		e_alu_rr(b, size, hostop, ra, rb);
+	}
+	res = ra;
 	bool flags_ok = true;
 	if (writes) {
 		if (mem_dst) {
-			/* store first: a faulting store leaves the flags alone */
-			e_spill(b, SLOT0, R10);
-			e_spill(b, SLOT1, RCX);
-			e_spill(b, SLOT2, RAX);
+			/* the memory access's slow path keeps RCX, R8-R11 */
+			if (arith && op2 == RCX) {
+				e_mov_rr(b, 4, R11, RCX);
+				op2 = R11;
+			}
 			e_mov_rr(b, 4, RCX, RAX);
 			emit_store(j, i, size);
-			e_fill(b, R10, SLOT0);
-			e_fill(b, RCX, SLOT1);
-			e_fill(b, RAX, SLOT2);
+			res = RCX;
 			flags_ok = false;
-		} else {
+		} else if (ra == RAX) {
 			wr_greg(j, size, i->reg, RAX);
+		} else {
+			j->dirty |= (uint8_t)(1u << i->reg);
 		}
 	}
+	if (carry_in) /* after any fault: the old flags may need lf_cf */
+		e_store(b, 4, CPU(lf_cf), R8);
 	if (need) { /* movs only: the host flags survive */
 		e_store_imm(b, 4, CPU(lf_op), lf_of_alu[op]);
 		e_store_imm(b, 4, CPU(lf_size), (uint32_t)size);
-		e_store(b, 4, CPU(lf_res), RAX);
+		e_store(b, 4, CPU(lf_res), res);
 		if (!logic) {
-			e_store(b, 4, CPU(lf_op1), R10);
+			e_store(b, 4, CPU(lf_op1), op1);
 			if (imm)
 				e_store_imm(b, 4, CPU(lf_op2), i->imm & m);
 			else
-				e_store(b, 4, CPU(lf_op2), RCX);
+				e_store(b, 4, CPU(lf_op2), op2);
 		}
 	}
 	j->hf_valid = flags_ok;
@@ -1584,11 +1622,11 @@ bool jit_compile(struct emu_cpu *c, struct trace *t)
 	e_push(b, R13);
 	e_push(b, R14);
 	e_push(b, R15);
-	e_alu_ri(b, 8, 5, RSP, 40); /* spill slots; RSP stays 16-byte aligned */
+	e_alu_ri(b, 8, 5, RSP, FRAME); /* spill slots; RSP stays 16-byte aligned */
 	e_mov_rr(b, 8, RBX, RDI);
 	uint8_t *to_body = e_jmp32(b);
 	j->epilogue = b->p;
-	e_alu_ri(b, 8, 0, RSP, 40);
+	e_alu_ri(b, 8, 0, RSP, FRAME);
 	e_pop(b, R15);
 	e_pop(b, R14);
 	e_pop(b, R13);
