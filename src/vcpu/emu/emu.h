@@ -159,7 +159,7 @@ struct emu_cpu {
 	uint64_t r[17];
 	uint32_t eip;
 	uint32_t eflags;   /* arithmetic bits valid only while lf_op == LF_NONE */
-	uint32_t lf_op, lf_size; /* size in bytes: 1, 2, 4 */
+	uint16_t lf_op, lf_size; /* size in bytes: 1, 2, 4 (the JIT stores both at once) */
 	uint32_t lf_res, lf_op1, lf_op2;
 	uint32_t lf_cf;    /* carry in for ADC/SBB, carry kept by INC/DEC */
 
@@ -267,6 +267,8 @@ struct emu_cpu {
 	/* Statistics for -v and benchmarks. */
 	uint64_t stat_traces_built, stat_flushes, stat_smc;
 };
+_Static_assert(offsetof(struct emu_cpu, lf_size) == offsetof(struct emu_cpu, lf_op) + 2,
+	       "the JIT stores lf_op and lf_size as one 32-bit word");
 _Static_assert(offsetof(struct emu_cpu, intr_line) == offsetof(struct emu_cpu, exit_request) + 1 &&
 	       offsetof(struct emu_cpu, nmi_pending) == offsetof(struct emu_cpu, exit_request) + 2 &&
 	       offsetof(struct emu_cpu, events_zero) == offsetof(struct emu_cpu, exit_request) + 3,

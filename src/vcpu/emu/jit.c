@@ -298,8 +298,31 @@ static unsigned props(const struct insn *i)
 
 /* ---------------- the compiler ---------------- */
 
+/* Lazy flags a translation computed but has not stored yet ("pending"):
+ * the operation and size are known at translation time, each field's
+ * value sits in a host register (R8, R9, R11 on the fast path), is an
+ * immediate, or (in a slow path) is in a frame slot. They are stored
+ * into struct emu_cpu on every way out, before any call that reads them,
+ * and in a memory access's slow path as they were at that access. */
+enum { PS_REG, PS_IMM, PS_SLOT };
+struct pfield {
+	int32_t off;        /* OFF(lf_res), OFF(lf_op1), ... */
+	uint8_t src;        /* PS_* */
+	int8_t reg;
+	uint32_t v;         /* the immediate, or the slot */
+};
+struct pend {
+	bool on;
+	uint8_t n;
+	uint32_t kind, size;
+	struct pfield f[4];
+};
+
 struct stub {
 	uint8_t *from[2];   /* rel32s to patch with the stub's address */
+	/* the pending flags at the access (a fault leaves them) and after
+	 * the instruction (a store that hit the running trace's code) */
+	struct pend fault, after;
 	uint8_t *resume;    /* where the fast path continues */
 	uint8_t kind;       /* 0 load, 1 store */
 	uint8_t size, seg;
@@ -321,8 +344,10 @@ struct jc {
 	 * emitted instruction); hf_cf: CF among them. */
 	bool hf_valid, hf_cf;
 	/* The lazy-flag operation the last translated flag writer stored
-	 * (-1: not known here), so readers can rebuild flags inline. */
+	 * or left pending (-1: not known here), so readers can rebuild flags
+	 * inline. */
 	int lf_kind, lf_size;
+	struct pend pf;
 	/* Segments flat (base 0, 4 GiB limit) when translated, for reads and
 	 * for writes: accesses skip the limit check and the base, behind a
 	 * check at the trace's start. */
@@ -352,6 +377,79 @@ static void exit_with(struct jc *j, int kind, int k)
 	e_mov_imm32(&j->b, RAX, (uint32_t)(kind << 8 | k));
 	uint8_t *at = e_jmp32(&j->b);
 	jb_patch(&j->b, at, j->epilogue);
+}
+
+/* lf_op and lf_size, in one store */
+static void store_kind(struct jit_buf *b, uint32_t kind, uint32_t size)
+{
+	e_store_imm(b, 4, CPU(lf_op), kind | size << 16);
+}
+
+/* Stores pending lazy flags (RDX is scratch for a slot's value). */
+static void emit_pend(struct jit_buf *b, const struct pend *p)
+{
+	if (!p->on)
+		return;
+	store_kind(b, p->kind, p->size);
+	for (int n = 0; n < p->n; n++) {
+		const struct pfield *f = &p->f[n];
+		if (f->src == PS_REG) {
+			e_store(b, 4, M(RBX, f->off), f->reg);
+		} else if (f->src == PS_IMM) {
+			e_store_imm(b, 4, M(RBX, f->off), f->v);
+		} else {
+			e_load(b, 4, RDX, M(RSP, (int32_t)f->v));
+			e_store(b, 4, M(RBX, f->off), RDX);
+		}
+	}
+}
+
+/* Pending flags go to struct emu_cpu here, on the path being emitted. */
+static void flush_flags(struct jc *j)
+{
+	emit_pend(&j->b, &j->pf);
+	j->pf.on = false;
+}
+
+/* Starts a pending state of an operation that just set the host flags
+ * (they stay: only MOVs follow). */
+static void pend_set(struct pend *p, uint32_t kind, int size)
+{
+	p->on = true;
+	p->n = 0;
+	p->kind = kind;
+	p->size = (uint32_t)size;
+}
+
+static void pend_field(struct pend *p, int32_t off, uint8_t src, int reg, uint32_t v)
+{
+	p->f[p->n++] = (struct pfield){ off, src, (int8_t)reg, v };
+}
+
+/* field = host register src, kept pending in register reg */
+static void pend_reg(struct jc *j, int32_t off, int reg, int src)
+{
+	if (reg != src)
+		e_mov_rr(&j->b, 4, reg, src);
+	pend_field(&j->pf, off, PS_REG, reg, 0);
+}
+
+/* The host register holding lazy-flag field off (pending or loaded into
+ * scratch from struct emu_cpu). */
+static int lf_reg(struct jc *j, int32_t off, int scratch)
+{
+	if (j->pf.on)
+		for (int n = 0; n < j->pf.n; n++) {
+			const struct pfield *f = &j->pf.f[n];
+			if (f->off != off)
+				continue;
+			if (f->src == PS_REG)
+				return f->reg;
+			e_mov_imm32(&j->b, scratch, f->v); /* PS_IMM: slots are for slow paths */
+			return scratch;
+		}
+	e_load(&j->b, 4, scratch, M(RBX, off));
+	return scratch;
 }
 
 static struct stub *new_stub(struct jc *j)
@@ -416,6 +514,7 @@ static struct stub *emit_tlb(struct jc *j, const struct insn *i, int size, bool 
 	s->seg = (uint8_t)seg;
 	s->sign = 0;
 	s->k = j->k;
+	s->fault = s->after = j->pf;
 	static const uint8_t cmp_q[] = { 0x3b };
 	int32_t sbase = OFF(seg) + seg * (int32_t)sizeof(struct emu_seg);
 	if ((write ? j->flat_w : j->flat_r) & (1u << seg)) {
@@ -466,14 +565,16 @@ static void emit_load(struct jc *j, const struct insn *i, int size, bool sign)
 	s->resume = b->p;
 }
 
-/* Stores ECX (CL, CX) to insn's memory operand at offset ESI. */
-static void emit_store(struct jc *j, const struct insn *i, int size)
+/* Stores ECX (CL, CX) to insn's memory operand at offset ESI. Returns
+ * the slow path, whose `after` a flag writer sets. */
+static struct stub *emit_store(struct jc *j, const struct insn *i, int size)
 {
 	struct jit_buf *b = &j->b;
 	int lin;
 	struct stub *s = emit_tlb(j, i, size, true, &lin);
 	e_store(b, size, MX(RDI, lin, 0, 0), RCX);
 	s->resume = b->p;
+	return s;
 }
 
 static void emit_stubs(struct jc *j)
@@ -496,6 +597,7 @@ static void emit_stubs(struct jc *j)
 			e_mov_rr(b, 8, RDX, RAX);
 			e_shift_ri(b, 8, 5, RDX, 32);                /* shr rdx, 32 */
 			uint8_t *ok = e_jcc32(b, CC_E);
+			j->pf = s->fault;
 			exit_with(j, JIT_FAULT, s->k);
 			jb_patch(b, ok, b->p);
 			if (s->sign && s->size < 4)
@@ -509,8 +611,10 @@ static void emit_stubs(struct jc *j)
 			uint8_t *ok = e_jcc32(b, CC_E);
 			e_alu_ri(b, 4, 7, RAX, 1);
 			uint8_t *smc = e_jcc32(b, CC_NE);
+			j->pf = s->fault;
 			exit_with(j, JIT_FAULT, s->k);
 			jb_patch(b, smc, b->p);
+			j->pf = s->after;
 			exit_with(j, JIT_INTERP, s->k + 1);
 			jb_patch(b, ok, b->p);
 			uint8_t *back = e_jmp32(b);
@@ -572,6 +676,7 @@ static void wr_greg(struct jc *j, int size, int r, int host)
  * emu_cpu (before any exit to the interpreter). */
 static void emit_writeback(struct jc *j)
 {
+	emit_pend(&j->b, &j->pf);
 	if (!j->regs_loaded)
 		return;
 	for (int n = 0; n < 8; n++)
@@ -602,10 +707,12 @@ static void emit_alu(struct jc *j, const struct insn *i, int op, int form, int s
 	bool imm = form == F_RI || form == F_MI;
 	uint32_t m = size == 4 ? 0xffffffffu : (1u << (8 * size)) - 1;
 
-	/* ADC/SBB: the guest's CF into R8 first (it may call out); the
-	 * memory accesses' slow paths keep R8 */
-	if (carry_in)
+	/* ADC/SBB: the guest's CF into R8 first (it may call out; the
+	 * memory accesses' slow paths keep R8); their flags are stored */
+	if (carry_in) {
 		emit_carry(j, R8);
+		flush_flags(j);
+	}
 	/* Operands: a (the destination) and b in host registers, 32-bit
 	 * cached guest registers as they are, the others in EAX and ECX;
 	 * 8/16-bit values arrive zero-extended, as the lazy flags keep them. */
@@ -669,34 +776,68 @@ static void emit_alu(struct jc *j, const struct insn *i, int op, int form, int s
 	bool flags_ok = true;
 	if (writes) {
 		if (mem_dst) {
-			/* the memory access's slow path keeps RCX, R8-R11 */
+			/* the memory access's slow path keeps RCX, RSI, R8-R11:
+			 * op1 in R10, the result in ECX, op2 an immediate, a
+			 * cached register or (ECX) in a slot */
 			if (arith && op2 == RCX) {
-				e_mov_rr(b, 4, R11, RCX);
-				op2 = R11;
+				e_spill(b, SLOT2, RCX);
+				op2 = -1;
 			}
 			e_mov_rr(b, 4, RCX, RAX);
-			emit_store(j, i, size);
+			struct stub *st = emit_store(j, i, size);
 			res = RCX;
 			flags_ok = false;
+			if (need) {
+				struct pend *a = &st->after;
+				pend_set(a, lf_of_alu[op], size);
+				pend_field(a, OFF(lf_res), PS_REG, RCX, 0);
+				if (carry_in)
+					pend_field(a, OFF(lf_cf), PS_REG, R8, 0);
+				if (!logic) {
+					pend_field(a, OFF(lf_op1), PS_REG, op1, 0);
+					if (imm)
+						pend_field(a, OFF(lf_op2), PS_IMM, -1, i->imm & m);
+					else if (op2 < 0)
+						pend_field(a, OFF(lf_op2), PS_SLOT, -1, SLOT2);
+					else
+						pend_field(a, OFF(lf_op2), PS_REG, op2, 0);
+				}
+			}
+			if (op2 < 0) {
+				e_fill(b, R11, SLOT2);
+				op2 = R11;
+			}
 		} else if (ra == RAX) {
 			wr_greg(j, size, i->reg, RAX);
 		} else {
 			j->dirty |= (uint8_t)(1u << i->reg);
 		}
 	}
-	if (carry_in) /* after any fault: the old flags may need lf_cf */
+	/* movs only from here: the host flags survive */
+	if (carry_in) { /* after any fault: the old flags may need lf_cf */
 		e_store(b, 4, CPU(lf_cf), R8);
-	if (need) { /* movs only: the host flags survive */
-		e_store_imm(b, 4, CPU(lf_op), lf_of_alu[op]);
-		e_store_imm(b, 4, CPU(lf_size), (uint32_t)size);
-		e_store(b, 4, CPU(lf_res), res);
-		if (!logic) {
+		if (need) {
+			store_kind(b, lf_of_alu[op], (uint32_t)size);
+			e_store(b, 4, CPU(lf_res), res);
 			e_store(b, 4, CPU(lf_op1), op1);
 			if (imm)
 				e_store_imm(b, 4, CPU(lf_op2), i->imm & m);
 			else
 				e_store(b, 4, CPU(lf_op2), op2);
 		}
+	} else if (need) {
+		/* pending in R8, R9, R11: stored only where they may be read */
+		pend_set(&j->pf, lf_of_alu[op], size);
+		pend_reg(j, OFF(lf_res), R8, res);
+		if (!logic) {
+			pend_reg(j, OFF(lf_op1), R9, op1);
+			if (imm)
+				pend_field(&j->pf, OFF(lf_op2), PS_IMM, -1, i->imm & m);
+			else
+				pend_reg(j, OFF(lf_op2), R11, op2);
+		}
+	} else {
+		j->pf.on = false; /* overwritten before anything reads them */
 	}
 	j->hf_valid = flags_ok;
 	j->hf_cf = flags_ok;
@@ -726,20 +867,26 @@ static void emit_recompute(struct jc *j)
 	struct jit_buf *b = &j->b;
 	int size = j->lf_size;
 	switch (j->lf_kind) {
-	case LF_SUB: case LF_ADD:
-		e_load(b, 4, RAX, CPU(lf_op1));
-		e_load(b, 4, RCX, CPU(lf_op2));
-		e_alu_rr(b, size, j->lf_kind == LF_SUB ? 7 : 0, RAX, RCX);
+	case LF_SUB: case LF_ADD: {
+		int a = lf_reg(j, OFF(lf_op1), RAX);
+		if (j->lf_kind == LF_ADD && a != RAX) { /* ADD changes its operand */
+			e_mov_rr(b, 4, RAX, a);
+			a = RAX;
+		}
+		int c = lf_reg(j, OFF(lf_op2), RCX);
+		e_alu_rr(b, size, j->lf_kind == LF_SUB ? 7 : 0, a, c);
 		j->hf_valid = j->hf_cf = true;
 		return;
-	case LF_LOGIC:
-		e_load(b, 4, RAX, CPU(lf_res));
-		e_test_rr(b, size, RAX, RAX);
+	}
+	case LF_LOGIC: {
+		int r = lf_reg(j, OFF(lf_res), RAX);
+		e_test_rr(b, size, r, r);
 		j->hf_valid = j->hf_cf = true;
 		return;
+	}
 	case LF_INC: case LF_DEC:
 		/* the result, stepped back and forth: all but CF */
-		e_load(b, 4, RAX, CPU(lf_res));
+		e_mov_rr(b, 4, RAX, lf_reg(j, OFF(lf_res), RAX));
 		e_grp_r(b, size, size == 1 ? 0xfe : 0xff, j->lf_kind == LF_INC ? 1 : 0, RAX);
 		e_grp_r(b, size, size == 1 ? 0xfe : 0xff, j->lf_kind == LF_INC ? 0 : 1, RAX);
 		j->hf_valid = true;
@@ -764,10 +911,14 @@ static void emit_carry(struct jc *j, int reg)
 		case LF_LOGIC:
 			e_alu_rr(b, 4, 6, reg, reg); /* xor: CF is 0 */
 			return;
-		case LF_INC: case LF_DEC: case LF_SHL: case LF_SHR: case LF_SAR: case LF_MUL:
-			e_load(b, 4, reg, CPU(lf_cf));
+		case LF_INC: case LF_DEC: case LF_SHL: case LF_SHR: case LF_SAR: case LF_MUL: {
+			int r = lf_reg(j, OFF(lf_cf), reg);
+			if (r != reg)
+				e_mov_rr(b, 4, reg, r);
 			return;
+		}
 		default: {
+			flush_flags(j); /* (nothing is pending of an unknown kind) */
 			/* unknown at translation (flags from before the trace
 			 * or a loop's previous pass): the common kinds inline */
 			/* SUB: CF = op1 < op2; ADD: CF = res < op1 */
@@ -776,7 +927,7 @@ static void emit_carry(struct jc *j, int reg)
 				{ LF_ADD, OFF(lf_res), OFF(lf_op1) },
 			};
 			uint8_t *done[3], *is_dec, *is_inc;
-			e_load(b, 4, RAX, CPU(lf_op));
+			e_load(b, 2, RAX, CPU(lf_op));
 			for (int n = 0; n < 2; n++) {
 				e_alu_ri(b, 4, 7, RAX, below[n].kind);
 				uint8_t *other = e_jcc32(b, CC_NE);
@@ -817,6 +968,7 @@ static int emit_cond(struct jc *j, int cc)
 	emit_recompute(j);
 	if (host_cond_ok(j, cc))
 		return cc;
+	flush_flags(j); /* jit_cond reads them */
 	e_mov_rr(b, 8, RDI, RBX);
 	e_mov_imm32(b, RSI, (uint32_t)cc);
 	e_call_abs(b, (const void *)jit_cond);
@@ -911,6 +1063,11 @@ static void emit_self_loop(struct jc *j, int k)
 {
 	struct jit_buf *b = &j->b;
 	uint8_t *slow[2];
+	/* nothing is pending at the loop's head (this is a side path: the
+	 * state stays for the code after the branch) */
+	emit_pend(b, &j->pf);
+	struct pend keep = j->pf;
+	j->pf.on = false;
 	{ /* exit_request, intr_line, nmi_pending: one word */
 		static const uint8_t cmp_m32[] = { 0x83 };
 		jb_op_mem(b, 4, cmp_m32, 1, 7, CPU(exit_request));
@@ -928,6 +1085,7 @@ static void emit_self_loop(struct jc *j, int k)
 	jb_patch(b, slow[0], b->p);
 	jb_patch(b, slow[1], b->p);
 	exit_with(j, JIT_BRANCH, k);
+	j->pf = keep;
 }
 
 static void set_eip_rel(struct jc *j, const struct insn *i, uint32_t add, bool o32)
@@ -988,7 +1146,8 @@ static void need_stack32(struct jc *j)
 static void emit_helper(struct jc *j, const struct insn *i)
 {
 	struct jit_buf *b = &j->b;
-	emit_writeback(j);
+	emit_writeback(j); /* with the pending flags */
+	j->pf.on = false;
 	e_mov_rr(b, 8, RDI, RBX);
 	e_mov_imm64(b, RSI, (uint64_t)(uintptr_t)i);
 	e_call_abs(b, (const void *)jit_helper);
@@ -1020,8 +1179,7 @@ static void store_shift_flags(struct jc *j, uint32_t lf, int size, bool by_cl, u
 	e_setcc(b, CC_B, RDX); /* the last bit shifted out */
 	e_movx_rr(b, false, 1, RDX, RDX);
 	e_store(b, 4, CPU(lf_cf), RDX);
-	e_store_imm(b, 4, CPU(lf_op), lf);
-	e_store_imm(b, 4, CPU(lf_size), (uint32_t)size);
+	store_kind(b, lf, (uint32_t)size);
 	e_store(b, 4, CPU(lf_res), RAX);
 	e_store(b, 4, CPU(lf_op1), R10);
 	if (by_cl)
@@ -1030,12 +1188,36 @@ static void store_shift_flags(struct jc *j, uint32_t lf, int size, bool by_cl, u
 		e_store_imm(b, 4, CPU(lf_op2), cnt);
 }
 
+/* Translations that handle pending lazy flags themselves (keep them,
+ * replace them, or store them where they read flags); the others find
+ * them stored. */
+static bool keeps_pending(const struct insn *i)
+{
+	int op, form, size;
+	if (alu_handler(i->hid, &op, &form, &size) || mov_handler(i->hid, &form, &size))
+		return true;
+	switch (i->hid) {
+	case H_NOP: case H_LEA16: case H_LEA32: case H_MOVZX_R8: case H_MOVSX_R8:
+	case H_MOVZX_R16: case H_MOVSX_R16: case H_MOVZX_M8: case H_MOVSX_M8:
+	case H_MOVZX_M16: case H_MOVSX_M16: case H_INC_R16: case H_INC_R32:
+	case H_DEC_R16: case H_DEC_R32: case H_PUSH_R32: case H_PUSH_I32: case H_POP_R32:
+	case H_JCC: case H_JMP: case H_CALL: case H_RET: case H_SETCC: case H_CMOV:
+	case H_JMP_RM: case H_CALL_RM: case H_CBW: case H_CWD:
+	case H_SHL_R32: case H_SHR_R32: case H_SAR_R32: /* (by CL: stored first) */
+		return true;
+	default:
+		return false;
+	}
+}
+
 static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 {
 	struct jit_buf *b = &j->b;
 	int op, form, size;
 	bool o32 = i->flags & I_O32;
 	uint32_t amask = o32 ? 0xffffffffu : 0xffffu;
+	if (!via_helper(i) && !keeps_pending(i))
+		flush_flags(j);
 	if (via_helper(i)) {
 		emit_helper(j, i);
 		return true;
@@ -1046,10 +1228,21 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 	}
 	if (mov_handler(i->hid, &form, &size)) {
 		switch (form) {
-		case F_RR:
-			rd_greg(j, size, i->rm, RAX);
-			wr_greg(j, size, i->reg, RAX);
+		case F_RR: {
+			int d = size == 4 ? cached_reg(j, 4, i->reg) : -1;
+			int sr = size == 4 ? cached_reg(j, 4, i->rm) : -1;
+			if (d >= 0 && sr >= 0) {
+				e_mov_rr(b, 4, d, sr);
+				j->dirty |= (uint8_t)(1u << i->reg);
+			} else if (d >= 0) {
+				rd_greg(j, 4, i->rm, d);
+				j->dirty |= (uint8_t)(1u << i->reg);
+			} else {
+				rd_greg(j, size, i->rm, RAX);
+				wr_greg(j, size, i->reg, RAX);
+			}
 			break;
+		}
 		case F_RM:
 			emit_ea(j, i);
 			emit_load(j, i, size, false);
@@ -1082,6 +1275,13 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 	case H_MOVZX_R8: case H_MOVSX_R8: case H_MOVZX_R16: case H_MOVSX_R16: {
 		bool sign = i->hid == H_MOVSX_R8 || i->hid == H_MOVSX_R16;
 		int from = (i->hid == H_MOVZX_R8 || i->hid == H_MOVSX_R8) ? 1 : 2;
+		int d = o32 ? cached_reg(j, 4, i->reg) : -1;
+		int sr = cached_reg(j, from, i->rm);
+		if (d >= 0 && sr >= 0) { /* movzx/movsx d, sr */
+			e_movx_rr(b, sign, from, d, sr);
+			j->dirty |= (uint8_t)(1u << i->reg);
+			return true;
+		}
 		rd_greg(j, from, i->rm, RAX);
 		if (sign)
 			e_movx_rr(b, true, from, RAX, RAX);
@@ -1101,22 +1301,28 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 		size = (i->hid == H_INC_R32 || i->hid == H_DEC_R32) ? 4 : 2;
 		bool need = j->need_flags[j->k];
 		bool had_cf = j->hf_valid && j->hf_cf;
-		if (need) {
+		if (need)
 			emit_carry(j, RDX); /* INC/DEC keep CF */
-			e_store(b, 4, CPU(lf_cf), RDX);
+		int r = size == 4 ? cached_reg(j, 4, i->reg) : -1;
+		if (r >= 0) {
+			e_grp_r(b, 4, 0xff, inc ? 0 : 1, r);
+			j->dirty |= (uint8_t)(1u << i->reg);
+		} else {
+			rd_greg(j, size, i->reg, RAX);
+			e_grp_r(b, size, 0xff, inc ? 0 : 1, RAX);
+			wr_greg(j, size, i->reg, RAX);
+			r = RAX;
 		}
-		rd_greg(j, size, i->reg, RAX);
-		e_grp_r(b, size, 0xff, inc ? 0 : 1, RAX);
-		wr_greg(j, size, i->reg, RAX);
-		if (need) {
-			e_store_imm(b, 4, CPU(lf_op), inc ? LF_INC : LF_DEC);
-			e_store_imm(b, 4, CPU(lf_size), (uint32_t)size);
-			if (size == 4)
-				e_store(b, 4, CPU(lf_res), RAX);
-			else {
-				e_movx_rr(b, false, 2, RDX, RAX);
-				e_store(b, 4, CPU(lf_res), RDX);
+		if (need) { /* pending (movs only: the host flags survive) */
+			pend_set(&j->pf, inc ? LF_INC : LF_DEC, size);
+			if (size != 4) {
+				e_movx_rr(b, false, 2, R8, r);
+				r = R8;
 			}
+			pend_reg(j, OFF(lf_res), R8, r);
+			pend_reg(j, OFF(lf_cf), R9, RDX);
+		} else {
+			j->pf.on = false;
 		}
 		j->hf_valid = true;
 		j->hf_cf = had_cf && j->hf_valid; /* the host's INC/DEC kept it too */
@@ -1180,9 +1386,9 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 		e_setcc(b, hcc, RCX);
 		if (i->flags & I_MEM) {
 			e_movx_rr(b, false, 1, RCX, RCX);
-			e_mov_rr(b, 4, R11, RCX);
+			e_mov_rr(b, 4, R10, RCX);
 			emit_ea(j, i);
-			e_mov_rr(b, 4, RCX, R11);
+			e_mov_rr(b, 4, RCX, R10);
 			emit_store(j, i, 1);
 		} else {
 			wr_greg(j, 1, i->rm, RCX);
@@ -1257,18 +1463,23 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 		}
 		e_grp_r(b, size, size == 1 ? 0xfe : 0xff, i->op ? 1 : 0, RAX);
 		if (mem) {
-			e_spill(b, SLOT0, RAX);
+			if (size != 4)
+				e_movx_rr(b, false, size, RAX, RAX);
 			e_mov_rr(b, 4, RCX, RAX);
-			emit_store(j, i, size);
-			e_fill(b, RAX, SLOT0);
+			struct stub *st = emit_store(j, i, size);
+			e_mov_rr(b, 4, RAX, RCX);
+			if (need) {
+				pend_set(&st->after, i->op ? LF_DEC : LF_INC, size);
+				pend_field(&st->after, OFF(lf_res), PS_REG, RCX, 0);
+				pend_field(&st->after, OFF(lf_cf), PS_SLOT, -1, SLOT1);
+			}
 		} else {
 			wr_greg(j, size, i->rm, RAX);
 		}
 		if (need) {
 			e_fill(b, RDX, SLOT1);
 			e_store(b, 4, CPU(lf_cf), RDX);
-			e_store_imm(b, 4, CPU(lf_op), i->op ? LF_DEC : LF_INC);
-			e_store_imm(b, 4, CPU(lf_size), (uint32_t)size);
+			store_kind(b, i->op ? LF_DEC : LF_INC, (uint32_t)size);
 			if (size != 4)
 				e_movx_rr(b, false, size, RAX, RAX);
 			e_store(b, 4, CPU(lf_res), RAX);
@@ -1294,16 +1505,20 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 			e_spill(b, SLOT1, RAX); /* op1 for NEG's lazy flags */
 			e_grp_r(b, size, size == 1 ? 0xf6 : 0xf7, i->op, RAX);
 			if (mem) {
-				e_spill(b, SLOT0, RAX);
 				e_mov_rr(b, 4, RCX, RAX);
-				emit_store(j, i, size);
-				e_fill(b, RAX, SLOT0);
+				struct stub *st = emit_store(j, i, size);
+				e_mov_rr(b, 4, RAX, RCX);
+				if (i->op == 3 && need) {
+					pend_set(&st->after, LF_NEG, size);
+					pend_field(&st->after, OFF(lf_res), PS_REG, RCX, 0);
+					pend_field(&st->after, OFF(lf_op1), PS_IMM, -1, 0);
+					pend_field(&st->after, OFF(lf_op2), PS_SLOT, -1, SLOT1);
+				}
 			} else {
 				wr_greg(j, size, i->rm, RAX);
 			}
 			if (i->op == 3 && need) {
-				e_store_imm(b, 4, CPU(lf_op), LF_NEG);
-				e_store_imm(b, 4, CPU(lf_size), (uint32_t)size);
+				store_kind(b, LF_NEG, (uint32_t)size);
 				if (size != 4)
 					e_movx_rr(b, false, size, RAX, RAX);
 				e_store(b, 4, CPU(lf_res), RAX);
@@ -1327,8 +1542,7 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 				e_setcc(b, CC_B, RCX);
 				e_movx_rr(b, false, 1, RCX, RCX);
 				e_store(b, 4, CPU(lf_cf), RCX);
-				e_store_imm(b, 4, CPU(lf_op), LF_MUL);
-				e_store_imm(b, 4, CPU(lf_size), 4);
+				store_kind(b, LF_MUL, 4);
 				e_store(b, 4, CPU(lf_res), RAX);
 			}
 			j->hf_valid = false;
@@ -1360,13 +1574,42 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 		uint32_t lf = i->hid == H_SHL_R32 ? LF_SHL : i->hid == H_SHR_R32 ? LF_SHR : LF_SAR;
 		bool need = j->need_flags[j->k];
 		uint8_t *skip = NULL;
-		if (i->flags & I_CL) {
-			rd_greg(j, 1, 8, RCX);
-			e_alu_ri(b, 4, 4, RCX, 31);
-			skip = e_jcc32(b, CC_E); /* count 0: nothing at all */
-		} else if (!(i->imm & 31)) {
+		if (!(i->flags & I_CL)) { /* in place; the flags left pending */
+			uint8_t cnt = (uint8_t)(i->imm & 31);
+			if (!cnt)
+				return true;
+			int r = cached_reg(j, 4, i->rm);
+			if (r < 0) {
+				rd_greg(j, 4, i->rm, RAX);
+				r = RAX;
+			}
+			if (need)
+				e_mov_rr(b, 4, R9, r);
+			e_shift_ri(b, 4, ext, r, cnt);
+			if (need) {
+				e_setcc(b, CC_B, R11); /* the last bit shifted out */
+				e_movx_rr(b, false, 1, R11, R11);
+				pend_set(&j->pf, lf, 4);
+				pend_reg(j, OFF(lf_res), R8, r);
+				pend_field(&j->pf, OFF(lf_op1), PS_REG, R9, 0);
+				pend_field(&j->pf, OFF(lf_op2), PS_IMM, -1, cnt);
+				pend_field(&j->pf, OFF(lf_cf), PS_REG, R11, 0);
+			} else {
+				j->pf.on = false;
+			}
+			if (r == RAX)
+				wr_greg(j, 4, i->rm, RAX);
+			else
+				j->dirty |= (uint8_t)(1u << i->rm);
+			j->lf_kind = need ? (int)lf : -1;
+			j->lf_size = 4;
+			j->hf_valid = false;
 			return true;
 		}
+		flush_flags(j); /* a count of 0 in CL leaves them */
+		rd_greg(j, 1, 8, RCX);
+		e_alu_ri(b, 4, 4, RCX, 31);
+		skip = e_jcc32(b, CC_E); /* count 0: nothing at all */
 		rd_greg(j, 4, i->rm, RAX);
 		e_mov_rr(b, 4, R10, RAX);
 		if (i->flags & I_CL)
@@ -1376,7 +1619,7 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 		if (need)
 			store_shift_flags(j, lf, 4, i->flags & I_CL, i->imm & 31);
 		/* a CL count may be zero: then nothing changed */
-		j->lf_kind = need && !(i->flags & I_CL) ? (int)lf : -1;
+		j->lf_kind = -1;
 		j->lf_size = 4;
 		wr_greg(j, 4, i->rm, RAX);
 		if (skip)
@@ -1418,8 +1661,7 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 			e_setcc(b, CC_O, RDX);
 			e_movx_rr(b, false, 1, RDX, RDX);
 			e_store(b, 4, CPU(lf_cf), RDX);
-			e_store_imm(b, 4, CPU(lf_op), LF_MUL);
-			e_store_imm(b, 4, CPU(lf_size), 4);
+			store_kind(b, LF_MUL, 4);
 			e_store(b, 4, CPU(lf_res), RAX);
 		}
 		wr_greg(j, 4, i->reg, RAX);
@@ -1587,6 +1829,7 @@ bool jit_compile(struct emu_cpu *c, struct trace *t)
 	j->nstubs = 0;
 	j->hf_valid = j->hf_cf = j->failed = false;
 	j->lf_kind = -1;
+	j->pf.on = false;
 	j->regs_loaded = false;
 	memset(j->cache, -1, sizeof(j->cache));
 	j->dirty = 0;
