@@ -148,6 +148,16 @@ std::vector<cd_case> loop_cases(uint64_t seed, unsigned per_kernel)
 		{ "div-until-fault", { 0x83, 0xe1, 0x1f, 0xb8, 0xe8, 0x03, 0x00, 0x00, 0x31, 0xd2,
 				       0xf7, 0xf1, 0x01, 0xc7, 0x01, 0x16, 0xd1, 0xcb, 0x49, 0xeb,
 				       0xee } },
+		/* 16-bit code, 32-bit operands and addresses (data segment
+		 * limit 0xffff): L: cmp eax,ecx / mov edx,[esi] / add esi,0x800 /
+		 * xor ecx,edx / shl ebx,3 / add [edi],ebx / inc ebp /
+		 * mov ebx,[esi+4] / sub edi,0 / jmp L  (ends in #GP past the
+		 * limit, with the flags of CMP or INC not yet stored by
+		 * translated code) */
+		{ "walk-off-the-end", { 0x66, 0x39, 0xc8, 0x66, 0x67, 0x8b, 0x16, 0x66, 0x81, 0xc6,
+					0x00, 0x08, 0x00, 0x00, 0x66, 0x31, 0xd1, 0x66, 0xc1, 0xe3,
+					0x03, 0x66, 0x67, 0x01, 0x1f, 0x66, 0x45, 0x66, 0x67, 0x8b,
+					0x5e, 0x04, 0x66, 0x83, 0xef, 0x00, 0xeb, 0xda } },
 	};
 	cd_rng r(seed);
 	std::vector<cd_case> out;
@@ -167,6 +177,12 @@ std::vector<cd_case> loop_cases(uint64_t seed, unsigned per_kernel)
 			c.in.gpr[7] = CPUD_DATA_BASE + dst;       /* EDI */
 			if (k.name[0] == 'd')
 				c.in.gpr[1] = r.u32();            /* div's pass count */
+			if (k.name[0] == 'w') {                   /* 16-bit: offsets */
+				c.mode = CPUD_MODE16;
+				c.in.gpr[4] = CD_STACK_HI;
+				c.in.gpr[6] = src;
+				c.in.gpr[7] = dst;
+			}
 			c.in.eflags = r.u32() & CPUD_ARITH;
 			c.mem.push_back({ src + 1 + r.below(0x40), { 0 } }); /* copy's end */
 			out.push_back(c);
