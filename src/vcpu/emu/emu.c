@@ -411,7 +411,7 @@ struct trace *emu_trace_for_eip(struct emu_cpu *c)
 	uint32_t lin = c->seg[SEG_CS].base + c->eip;
 	if (unlikely(c->log_traces))
 		log_trace("emu: %04x:%08x (linear %08x) icount %llu", c->seg[SEG_CS].sel, c->eip,
-			  lin, (unsigned long long)c->icount);
+			  lin, (unsigned long long)emu_icount_now(c));
 	bool step = c->intr_shadow || (c->eflags & F_TF) || c->debug_exec || c->debug_data;
 	if (unlikely(step)) {
 		if (c->debug_exec && !(c->eflags & F_RF)) {
@@ -517,7 +517,7 @@ static void emu_power_on(struct emu_cpu *c)
 static uint64_t icount_cb(void *opaque)
 {
 	struct emu_cpu *c = opaque;
-	return c->icount + c->icount_offset;
+	return emu_icount_now(c) + c->icount_offset;
 }
 
 static int emu_create(struct vm *vm, struct vcpu **out)
@@ -543,7 +543,8 @@ static int emu_create(struct vm *vm, struct vcpu **out)
 		return -ENOMEM;
 	}
 	c->a20_mask = 0xffffffffu;
-	c->budget = UINT64_MAX;
+	c->left = INT64_MAX;
+	c->icount_end = INT64_MAX;
 	c->map_gen = 1;
 	for (unsigned k = 0; k < 2 * TLB_SIZE; k++)
 		c->tlb_dummy[k].tag = TLB_INVALID;
@@ -596,13 +597,15 @@ static enum vcpu_exit emu_run(struct vcpu *v, uint64_t deadline)
 		c->shutdown = false;
 		return VCPU_EXIT_SHUTDOWN;
 	}
+	uint64_t budget = INT64_MAX; /* instructions to run at most */
 	if (clock_get_mode(clk) == CLOCK_MODE_ICOUNT) {
 		uint64_t now = clock_now(clk), per = clock_ns_per_insn(clk);
-		c->budget = deadline == CLOCK_NEVER ? UINT64_MAX
-			    : c->icount + (deadline > now ? (deadline - now + per - 1) / per : 1);
-	} else {
-		c->budget = UINT64_MAX;
+		budget = deadline == CLOCK_NEVER ? budget
+			 : (deadline > now ? (deadline - now + per - 1) / per : 1);
 	}
+	uint64_t done = emu_icount_now(c);
+	c->left = budget > INT64_MAX ? INT64_MAX : (int64_t)budget;
+	c->icount_end = done + (uint64_t)c->left;
 	if (c->halted) {
 		if (!interrupt_deliverable(c)) {
 			c->exit_request = 0;
@@ -648,7 +651,7 @@ static void emu_kick(struct vcpu *v)
 
 static uint64_t emu_icount(struct vcpu *v)
 {
-	return to_emu(v)->icount;
+	return emu_icount_now(to_emu(v));
 }
 
 static int emu_stats(struct vcpu *v, struct vcpu_stat *out, int max)

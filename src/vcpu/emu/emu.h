@@ -216,9 +216,13 @@ struct emu_cpu {
 	bool halted;
 	bool shutdown;             /* triple fault happened */
 	bool reset_pending;
-	uint64_t icount;           /* instructions retired */
+	/* Instructions retired: icount_end - left, where left counts down to
+	 * the point where run() stops (the budget: icount mode's deadline,
+	 * else practically never), so translated code counts and checks
+	 * with one subtraction. */
+	int64_t left;
+	uint64_t icount_end;
 	uint32_t icount_offset;    /* within the current trace, for devices */
-	uint64_t budget;           /* icount at which run() stops (icount mode) */
 
 	/* Exception being raised by the current instruction. */
 	int exc_vec;
@@ -283,6 +287,12 @@ static inline void W16(struct emu_cpu *c, int n, uint16_t v) { memcpy(&c->r[n], 
 /* 8-bit registers by byte offset into r[] (AL=0, CL=8, ..., AH=1, CH=9...) */
 static inline uint8_t *R8P(struct emu_cpu *c, int byteoff) { return (uint8_t *)c->r + byteoff; }
 static inline int reg8_offset(int n) { return n < 4 ? n * 8 : (n - 4) * 8 + 1; }
+
+/* Instructions retired so far. */
+static inline uint64_t emu_icount_now(const struct emu_cpu *c)
+{
+	return c->icount_end - (uint64_t)c->left;
+}
 
 /* ---- lazy flags (flags.c) ---- */
 uint32_t emu_get_eflags(struct emu_cpu *c);

@@ -259,7 +259,7 @@ const void *const *emu_exec_labels(void)
 #define EIP_HERE (c->trace_eip + i->ofs)
 #define EIP_NEXT (c->trace_eip + i->ofs + i->len)
 /* Leave the trace after this instruction, continuing at eip. */
-#define JUMP_TO(target) do { c->eip = (target); c->icount += (uint32_t)i->idx + 1; \
+#define JUMP_TO(target) do { c->eip = (target); c->left -= (int64_t)i->idx + 1; \
 	c->chain_slot = NULL; goto next_trace; } while (0)
 /* Continue at target, n_insns instructions on, through the remembered exit
  * x: straight to the trace remembered there when it is for this EIP, the
@@ -269,11 +269,11 @@ const void *const *emu_exec_labels(void)
 	uint32_t tgt_ = (target);                                                  \
 	struct trace_exit *x_ = (x);                                               \
 	c->eip = tgt_;                                                             \
-	c->icount += (n_insns);                                                    \
+	c->left -= (n_insns);                                                      \
 	if (likely(x_->gen == c->map_gen && x_->eip == tgt_) &&                   \
 	    likely(x_->t->valid) &&                                                \
 	    likely(!(c->exit_request | c->intr_line | c->nmi_pending)) &&          \
-	    likely(c->icount < c->budget) &&                                      \
+	    likely(c->left > 0) &&                                                \
 	    likely((uint64_t)tgt_ + x_->t->nbytes - 1 <= c->seg[SEG_CS].limit)) { \
 		c->cur_trace = x_->t;                                              \
 		c->trace_eip = tgt_;                                               \
@@ -402,7 +402,7 @@ void emu_exec(struct emu_cpu *c)
 next_trace:
 	if (unlikely(c->exit_request || c->halted || c->shutdown))
 		return;
-	if (unlikely(c->icount >= c->budget))
+	if (unlikely(c->left <= 0))
 		return;
 	/* The common case inline: nothing pending, code page in the TLB, the
 	 * trace in its hash bucket. */
@@ -446,7 +446,7 @@ fault:
 	if (likely(!c->fault_keeps_eip))
 		c->eip = EIP_HERE;
 	c->fault_keeps_eip = false;
-	c->icount += i->idx;
+	c->left -= i->idx;
 	c->chain_slot = NULL;
 	emu_deliver_exception(c);
 	emu_trace_after_exception(c);
@@ -456,7 +456,7 @@ smc_exit:
 	/* The trace's code was overwritten by the instruction before: what
 	 * follows must be decoded again. */
 	c->eip = EIP_HERE;
-	c->icount += i->idx;
+	c->left -= i->idx;
 	c->chain_slot = NULL;
 	goto next_trace;
 
@@ -496,7 +496,7 @@ h_JIT: {
 	case JIT_DONE:
 		/* insn[index] ran in a helper and set EIP: no chaining, as
 		 * after the interpreter's own JUMP_TO */
-		c->icount += (uint32_t)i->idx + 1;
+		c->left -= (int64_t)i->idx + 1;
 		c->chain_slot = NULL;
 		goto next_trace;
 	case JIT_STALE:
@@ -529,7 +529,7 @@ h_MISC: {
 	if (r == 1)
 		JUMP_TO(EIP_NEXT);
 	/* 2: the instruction set EIP itself (control transfer, HLT) */
-	c->icount += (uint32_t)i->idx + 1;
+	c->left -= (int64_t)i->idx + 1;
 	goto next_trace;
 }
 

@@ -977,6 +977,36 @@ static int emit_cond(struct jc *j, int cc)
 	return CC_NE;
 }
 
+/* left += n (a negative n subtracts) */
+static void emit_budget_add(struct jit_buf *b, int32_t n)
+{
+	static const uint8_t grp1_imm8[] = { 0x83 }, grp1_imm32[] = { 0x81 };
+	int ext = n < 0 ? 5 : 0; /* sub, add */
+	uint32_t v = (uint32_t)(n < 0 ? -n : n);
+	if (v < 128) {
+		jb_op_mem(b, 8, grp1_imm8, 1, ext, CPU(left));
+		jb_byte(b, (uint8_t)v);
+	} else {
+		jb_op_mem(b, 8, grp1_imm32, 1, ext, CPU(left));
+		jb_u32(b, v);
+	}
+}
+
+/* The checks before more translated code runs: nothing asks the CPU to
+ * stop (to *events: nothing counted yet), and n more instructions are
+ * within the budget: counted here, so *over must give them back. */
+static void emit_go_checks(struct jc *j, uint32_t n, uint8_t **events, uint8_t **over)
+{
+	struct jit_buf *b = &j->b;
+	static const uint8_t cmp_m32[] = { 0x83 };
+	/* exit_request, intr_line, nmi_pending: one word */
+	jb_op_mem(b, 4, cmp_m32, 1, 7, CPU(exit_request));
+	jb_byte(b, 0);
+	*events = e_jcc32(b, CC_NE);
+	emit_budget_add(b, -(int32_t)n);
+	*over = e_jcc32(b, CC_LE);
+}
+
 /* Leaves through exit slot (0 branch, 1 end, SLOT_INDIRECT the CPU's table
  * of indirect branch targets) after n_insns instructions, EIP already
  * stored: straight into the next trace's code when the slot remembers one
@@ -1026,29 +1056,19 @@ static void emit_chain_exit_at(struct jc *j, int slot, int kind, int k, uint32_t
 	e_load(b, 8, RDI, M(RDX, (int32_t)offsetof(struct trace, native_body)));
 	e_test_rr(b, 8, RDI, RDI);
 	slow[ns++] = e_jcc32(b, CC_E);
-	/* nothing may ask the CPU to stop */
-	{ /* exit_request, intr_line, nmi_pending: one word */
-		static const uint8_t cmp_m32[] = { 0x83 };
-		jb_op_mem(b, 4, cmp_m32, 1, 7, CPU(exit_request));
-		jb_byte(b, 0);
-	}
-	slow[ns++] = e_jcc32(b, CC_NE);
-	/* the instruction budget */
-	e_load(b, 8, RAX, CPU(icount));
-	e_alu_ri(b, 8, 0, RAX, n_insns);
-	static const uint8_t cmp_q[] = { 0x3b };
-	jb_op_mem(b, 8, cmp_q, 1, RAX, CPU(budget));
-	slow[ns++] = e_jcc32(b, CC_AE);
+	uint8_t *over;
+	emit_go_checks(j, n_insns, &slow[ns++], &over);
 	/* The next trace lies within CS's limit: it did when the slot was
 	 * filled, and CS cannot change without a new generation. */
-	/* commit and go */
-	e_store(b, 8, CPU(icount), RAX);
 	e_store(b, 8, CPU(cur_trace), RDX);
 	e_store(b, 4, CPU(trace_eip), RSI);
 	jb_byte(b, 0xff);
 	jb_byte(b, 0xe7); /* jmp rdi */
+	jb_patch(b, over, b->p);
+	emit_budget_add(b, n_insns); /* the interpreter counts them */
 	for (int n = 0; n < ns; n++)
 		jb_patch(b, slow[n], b->p);
+	e_store(b, 4, CPU(eip), RSI);
 	exit_nowb(j, kind, k);
 }
 
@@ -1068,26 +1088,20 @@ static void emit_self_loop(struct jc *j, int k)
 	emit_pend(b, &j->pf);
 	struct pend keep = j->pf;
 	j->pf.on = false;
-	{ /* exit_request, intr_line, nmi_pending: one word */
-		static const uint8_t cmp_m32[] = { 0x83 };
-		jb_op_mem(b, 4, cmp_m32, 1, 7, CPU(exit_request));
-		jb_byte(b, 0);
-	}
-	slow[0] = e_jcc32(b, CC_NE);
-	e_load(b, 8, RAX, CPU(icount));
-	e_alu_ri(b, 8, 0, RAX, (uint32_t)k + 1);
-	static const uint8_t cmp_q[] = { 0x3b };
-	jb_op_mem(b, 8, cmp_q, 1, RAX, CPU(budget));
-	slow[1] = e_jcc32(b, CC_AE);
-	e_store(b, 8, CPU(icount), RAX);
+	emit_go_checks(j, (uint32_t)k + 1, &slow[0], &slow[1]);
 	uint8_t *back = e_jmp32(b);
 	jb_patch(b, back, j->loop_head);
-	jb_patch(b, slow[0], b->p);
 	jb_patch(b, slow[1], b->p);
+	emit_budget_add(b, (uint32_t)k + 1); /* the interpreter counts them */
+	jb_patch(b, slow[0], b->p);
+	e_load(b, 4, RAX, CPU(trace_eip)); /* back to the start */
+	e_store(b, 4, CPU(eip), RAX);
 	exit_with(j, JIT_BRANCH, k);
 	j->pf = keep;
 }
 
+/* EAX = the EIP add bytes from the trace's start (c->eip is stored only
+ * on the way back to the interpreter: translated code runs on trace_eip) */
 static void set_eip_rel(struct jc *j, const struct insn *i, uint32_t add, bool o32)
 {
 	struct jit_buf *b = &j->b;
@@ -1095,7 +1109,6 @@ static void set_eip_rel(struct jc *j, const struct insn *i, uint32_t add, bool o
 	e_alu_ri(b, 4, 0, RAX, add);
 	if (!o32)
 		e_movx_rr(b, false, 2, RAX, RAX);
-	e_store(b, 4, CPU(eip), RAX);
 	(void)i;
 }
 
@@ -1346,10 +1359,13 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 	case H_JCC: {
 		int hcc = emit_cond(j, i->op);
 		uint8_t *no = e_jcc32(b, hcc ^ 1);
-		set_eip_rel(j, i, i->ofs + i->len + i->imm, o32);
-		if (((i->ofs + i->len + i->imm) & amask) == 0)
+		if (((i->ofs + i->len + i->imm) & amask) == 0) {
 			emit_self_loop(j, j->k);
-		else if (last)
+			jb_patch(b, no, b->p);
+			return true;
+		}
+		set_eip_rel(j, i, i->ofs + i->len + i->imm, o32);
+		if (last)
 			emit_chain_exit(j, 0, JIT_BRANCH, j->k, (uint32_t)j->k + 1);
 		else /* a side exit of a trace that goes on */
 			emit_chain_exit_at(j, SLOT_SIDE, JIT_INDIRECT, j->k, (uint32_t)j->k + 1,
@@ -1378,7 +1394,6 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 			e_alu_ri(b, 4, 0, RCX, i->imm);
 			wr_greg(j, 4, 4, RCX);
 		}
-		e_store(b, 4, CPU(eip), RAX);
 		emit_chain_exit(j, SLOT_INDIRECT, JIT_INDIRECT, j->k, (uint32_t)j->k + 1);
 		return true;
 	case H_SETCC: {
@@ -1566,7 +1581,6 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 			emit_push_eax(j, i);
 			e_fill(b, RAX, SLOT0);
 		}
-		e_store(b, 4, CPU(eip), RAX);
 		emit_chain_exit(j, SLOT_INDIRECT, JIT_INDIRECT, j->k, (uint32_t)j->k + 1);
 		return true;
 	case H_SHL_R32: case H_SHR_R32: case H_SAR_R32: {
