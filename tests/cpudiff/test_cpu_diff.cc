@@ -10,6 +10,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <map>
 #include <string>
@@ -158,6 +159,13 @@ std::vector<cd_case> loop_cases(uint64_t seed, unsigned per_kernel)
 					0x00, 0x08, 0x00, 0x00, 0x66, 0x31, 0xd1, 0x66, 0xc1, 0xe3,
 					0x03, 0x66, 0x67, 0x01, 0x1f, 0x66, 0x45, 0x66, 0x67, 0x8b,
 					0x5e, 0x04, 0x66, 0x83, 0xef, 0x00, 0xeb, 0xda } },
+		/* the same: L: add esi,0x800 / mov ebx,[esi-0x900] / cmp eax,ecx /
+		 * adc edx,[esi] / xor ecx,edx / add [edi],ebx / jmp L  (#GP in
+		 * ADC's read, after CMP's flags were stored for it) */
+		{ "adc-off-the-end", { 0x66, 0x81, 0xc6, 0x00, 0x08, 0x00, 0x00, 0x66, 0x67, 0x8b,
+				       0x9e, 0x00, 0xf7, 0xff, 0xff, 0x66, 0x39, 0xc8, 0x66, 0x67,
+				       0x13, 0x16, 0x66, 0x31, 0xd1, 0x66, 0x67, 0x01, 0x1f, 0xeb,
+				       0xe1 } },
 	};
 	cd_rng r(seed);
 	std::vector<cd_case> out;
@@ -177,7 +185,7 @@ std::vector<cd_case> loop_cases(uint64_t seed, unsigned per_kernel)
 			c.in.gpr[7] = CPUD_DATA_BASE + dst;       /* EDI */
 			if (k.name[0] == 'd')
 				c.in.gpr[1] = r.u32();            /* div's pass count */
-			if (k.name[0] == 'w') {                   /* 16-bit: offsets */
+			if (strstr(k.name, "off-the-end")) {      /* 16-bit: offsets */
 				c.mode = CPUD_MODE16;
 				c.in.gpr[4] = CD_STACK_HI;
 				c.in.gpr[6] = src;

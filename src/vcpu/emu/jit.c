@@ -707,11 +707,12 @@ static void emit_alu(struct jc *j, const struct insn *i, int op, int form, int s
 	bool imm = form == F_RI || form == F_MI;
 	uint32_t m = size == 4 ? 0xffffffffu : (1u << (8 * size)) - 1;
 
-	/* ADC/SBB: the guest's CF into R8 first (it may call out; the
-	 * memory accesses' slow paths keep R8); their flags are stored */
+	/* ADC/SBB: the pending flags stored (movs: the host flags stay),
+	 * then the guest's CF into R8 (it may call out; the memory accesses'
+	 * slow paths keep R8); their own flags are stored too */
 	if (carry_in) {
-		emit_carry(j, R8);
 		flush_flags(j);
+		emit_carry(j, R8);
 	}
 	/* Operands: a (the destination) and b in host registers, 32-bit
 	 * cached guest registers as they are, the others in EAX and ECX;
