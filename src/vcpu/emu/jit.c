@@ -352,6 +352,9 @@ struct jc {
 	 * for writes: accesses skip the limit check and the base, behind a
 	 * check at the trace's start. */
 	uint8_t flat_r, flat_w;
+	/* tlb_r when translated, as an offset into struct emu_cpu */
+	int32_t tlb;
+	uint32_t mode_need; /* the mode_bits the translation needs */
 	/* Guest registers kept in host registers for the whole trace:
 	 * cache[n] is the host register of guest register n, or -1; dirty
 	 * says which may have been written (they go back at every exit). */
@@ -500,7 +503,8 @@ static void emit_ea(struct jc *j, const struct insn *i)
 }
 
 /* The common part of a memory access: segment limit, linear address, TLB
- * entry check (RBP holds tlb_r; tlb_w follows it); leaves RDI = host
+ * entry check (the TLB tlb_r pointed to at translation, which the
+ * trace's start checks, inside struct emu_cpu; tlb_w follows it); leaves RDI = host
  * address base (add) so that the access is [RDI + *lin], *lin being RSI
  * (flat: the offset is the linear address) or RDX. Both misses jump to the
  * returned stub. */
@@ -538,9 +542,9 @@ static struct stub *emit_tlb(struct jc *j, const struct insn *i, int size, bool 
 	e_alu_ri(b, 4, 4, RAX, TLB_MASK << 4);                 /* the entry's offset */
 	e_lea(b, 4, RDI, M(*lin, size - 1));                   /* the last byte's page */
 	e_alu_ri(b, 4, 4, RDI, 0xfffff000u);
-	e_alu_rm(b, 4, 7, RDI, MX(RBP, RAX, 0, half + (int32_t)offsetof(struct tlb_entry, tag)));
+	e_alu_rm(b, 4, 7, RDI, MX(RBX, RAX, 0, j->tlb + half + (int32_t)offsetof(struct tlb_entry, tag)));
 	s->from[1] = e_jcc32(b, CC_NE);
-	e_load(b, 8, RDI, MX(RBP, RAX, 0, half + (int32_t)offsetof(struct tlb_entry, add)));
+	e_load(b, 8, RDI, MX(RBX, RAX, 0, j->tlb + half + (int32_t)offsetof(struct tlb_entry, add)));
 	j->hf_valid = false;
 	return s;
 }
@@ -668,7 +672,10 @@ static void wr_greg(struct jc *j, int size, int r, int host)
 		e_mov_rr(b, 4, c, host);
 	} else {
 		static const uint8_t mb[] = { 0x88 }, mv[] = { 0x89 };
-		jb_op_rr(b, size == 1 ? 4 : 2, size == 1 ? mb : mv, 1, host, c);
+		if (size == 1)
+			jb_op_rr8(b, mb, 1, host, c);
+		else
+			jb_op_rr(b, 2, mv, 1, host, c);
 	}
 }
 
@@ -1154,6 +1161,17 @@ static void need_stack32(struct jc *j)
 	j->hf_valid = false;
 }
 
+/* Jumps (the returned rel32) when the segments used flat still are and
+ * tlb_r is the TLB the trace was translated for; clobbers RAX. */
+static uint8_t *emit_mode_check(struct jc *j)
+{
+	struct jit_buf *b = &j->b;
+	e_load(b, 4, RAX, CPU(mode_bits));
+	e_grp_r(b, 4, 0xf7, 2, RAX);                   /* not eax */
+	e_test_ri(b, 4, RAX, j->mode_need);
+	return e_jcc32(b, CC_E);
+}
+
 /* An instruction run by its interpreter helper (see via_helper): guest
  * registers go to memory around the call, and the lazy flags in memory are
  * the truth afterwards. */
@@ -1165,7 +1183,6 @@ static void emit_helper(struct jc *j, const struct insn *i)
 	e_mov_rr(b, 8, RDI, RBX);
 	e_mov_imm64(b, RSI, (uint64_t)(uintptr_t)i);
 	e_call_abs(b, (const void *)jit_helper);
-	e_load(b, 8, RBP, CPU(tlb_r)); /* in case the access rules changed */
 	for (int r = 0; r < 8; r++)
 		if (j->cache[r] >= 0)
 			e_load(b, 4, j->cache[r], M(RBX, GREG(r)));
@@ -1180,6 +1197,10 @@ static void emit_helper(struct jc *j, const struct insn *i)
 	exit_nowb(j, JIT_INTERP, j->k + 1);
 	jb_patch(b, done, b->p);
 	exit_nowb(j, JIT_DONE, j->k);
+	jb_patch(b, ok, b->p);
+	/* the access rules (the TLB in use) the rest was translated for */
+	ok = emit_mode_check(j);
+	exit_nowb(j, JIT_INTERP, j->k + 1);
 	jb_patch(b, ok, b->p);
 	j->hf_valid = false;
 	j->lf_kind = -1;
@@ -1763,10 +1784,13 @@ static void choose_cached_regs(struct jc *j, int n)
 		    ((i->ofs + i->len + i->imm) & ((i->flags & I_O32) ? 0xffffffffu : 0xffffu)) == 0)
 			min_uses = 1;
 	}
-	static const int hosts[4] = { R12, R13, R14, R15 };
+	static const int hosts[] = { R12, R13, R14, R15, RBP };
 	memset(j->cache, -1, sizeof(j->cache));
 	j->dirty = 0;
-	for (int h = 0; h < 4; h++) {
+	/* RBP too in a trace that loops on itself: elsewhere a fifth load
+	 * at the entry and store at the exit cost more than they save */
+	int nhosts = min_uses == 1 ? 5 : 4;
+	for (int h = 0; h < nhosts; h++) {
 		int best = -1;
 		for (int r = 0; r < 8; r++)
 			if (!(forbid & (1u << r)) && j->cache[r] < 0 && uses[r] >= min_uses &&
@@ -1894,7 +1918,7 @@ bool jit_compile(struct emu_cpu *c, struct trace *t)
 	jb_byte(b, 0xc3);
 	jb_patch(b, to_body, b->p);
 	uint8_t *body = b->p;
-	e_load(b, 8, RBP, CPU(tlb_r)); /* for emit_tlb */
+	j->tlb = (int32_t)((uint8_t *)c->tlb_r - (uint8_t *)c);
 	j->body = body;
 	/* segments used flat, and the check that they still are */
 	j->flat_r = j->flat_w = 0;
@@ -1914,13 +1938,14 @@ bool jit_compile(struct emu_cpu *c, struct trace *t)
 		if (sg->base == 0 && sg->wlim == 0xffffffffll)
 			j->flat_w |= (uint8_t)(1u << s);
 	}
-	/* the segments used flat must still be: one test of the CPU's mask */
-	uint32_t need = j->flat_r | (uint32_t)j->flat_w << 8;
-	if (need) {
-		e_load(b, 2, RAX, CPU(flat_segs));
-		e_grp_r(b, 4, 0xf7, 2, RAX);                   /* not eax */
-		e_test_ri(b, 4, RAX, need);
-		uint8_t *ok = e_jcc32(b, CC_E);
+	/* the segments used flat must still be, and the TLB the same: one
+	 * test of the CPU's mask */
+	j->mode_need = j->flat_r | (uint32_t)j->flat_w << 8 |
+		       (c->mode_bits & (7u << MODE_TLB_SHIFT));
+	if (!(j->mode_need >> MODE_TLB_SHIFT))
+		return false; /* (emu_update_access has not run) */
+	{
+		uint8_t *ok = emit_mode_check(j);
 		exit_with(j, JIT_STALE, 0);
 		jb_patch(b, ok, b->p);
 	}

@@ -104,15 +104,28 @@ static inline void jb_op_mem(struct jit_buf *b, int size, const uint8_t *op, int
 	jb_modrm_mem(b, reg, m);
 }
 
-/* op reg, rm (both registers) */
-static inline void jb_op_rr(struct jit_buf *b, int size, const uint8_t *op, int oplen, int reg, int rm)
+/* op reg, rm (both registers); force: a REX prefix even if empty (byte
+ * registers 4-7 are then SPL..DIL, not AH..BH) */
+static inline void jb_op_rr_rex(struct jit_buf *b, int size, const uint8_t *op, int oplen, int reg,
+				int rm, bool force)
 {
 	if (size == 2)
 		jb_byte(b, 0x66);
-	jb_rex(b, size == 8, reg, NOREG, rm, false);
+	jb_rex(b, size == 8, reg, NOREG, rm, force);
 	for (int k = 0; k < oplen; k++)
 		jb_byte(b, op[k]);
 	jb_byte(b, (uint8_t)(0xc0 | (reg & 7) << 3 | (rm & 7)));
+}
+
+static inline void jb_op_rr(struct jit_buf *b, int size, const uint8_t *op, int oplen, int reg, int rm)
+{
+	jb_op_rr_rex(b, size, op, oplen, reg, rm, false);
+}
+
+/* op reg8, rm8 (RBP, RSI and RDI as BPL, SIL and DIL) */
+static inline void jb_op_rr8(struct jit_buf *b, const uint8_t *op, int oplen, int reg, int rm)
+{
+	jb_op_rr_rex(b, 4, op, oplen, reg, rm, (reg >= 4 && reg < 8) || (rm >= 4 && rm < 8));
 }
 
 /* ---- common instructions ---- */
@@ -266,7 +279,7 @@ static inline void e_imul_rr(struct jit_buf *b, int size, int dst, int src)
 static inline void e_movx_rr(struct jit_buf *b, bool sign, int from, int dst, int src)
 {
 	uint8_t op[2] = { 0x0f, (uint8_t)((sign ? 0xbe : 0xb6) | (from == 2 ? 1 : 0)) };
-	jb_op_rr(b, 4, op, 2, dst, src);
+	jb_op_rr_rex(b, 4, op, 2, dst, src, from == 1 && src >= 4 && src < 8);
 }
 
 static inline void e_setcc(struct jit_buf *b, int cc, int r)

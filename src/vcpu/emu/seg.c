@@ -45,6 +45,8 @@ void emu_update_access(struct emu_cpu *c)
 	bool slow = c->ac_check || c->debug_data;
 	c->tlb_r = slow ? c->tlb_dummy : c->tlbs[c->cpl == 3][0];
 	c->tlb_w = slow ? c->tlb_dummy + TLB_SIZE : c->tlbs[c->cpl == 3][1];
+	c->mode_bits &= ~(7u << MODE_TLB_SHIFT);
+	c->mode_bits |= 1u << (MODE_TLB_SHIFT + (slow ? 2 : c->cpl == 3));
 }
 
 static void seg_limits(struct emu_cpu *c, int s)
@@ -76,12 +78,11 @@ void emu_seg_recompute(struct emu_cpu *c, int s)
 {
 	const struct emu_seg *sg = &c->seg[s];
 	seg_limits(c, s);
-	uint16_t bits = (uint16_t)(0x101u << s);
-	c->flat_segs &= (uint16_t)~bits;
+	c->mode_bits &= ~(0x101u << s);
 	if (sg->base == 0 && sg->rlim == 0xffffffffll)
-		c->flat_segs |= (uint16_t)(1u << s);
+		c->mode_bits |= 1u << s;
 	if (sg->base == 0 && sg->wlim == 0xffffffffll)
-		c->flat_segs |= (uint16_t)(0x100u << s);
+		c->mode_bits |= 0x100u << s;
 }
 
 void emu_update_mode(struct emu_cpu *c)
