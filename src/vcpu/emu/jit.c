@@ -52,6 +52,9 @@
 #define GREG8(byteoff) (OFF(r) + (int32_t)(byteoff))
 #define CPU(f) M(RBX, OFF(f))
 
+/* The host has BMI2 (RORX) */
+static bool jit_bmi2;
+
 /* Stack slots of the translated code's frame (see the prologue). */
 enum { SLOT0 = 0, SLOT1 = 8, SLOT2 = 16, SLOT_KEEP = 24, FRAME = 88 };
 /* What a memory access's slow path keeps for the fast path around its
@@ -537,8 +540,12 @@ static struct stub *emit_tlb(struct jc *j, const struct insn *i, int size, bool 
 	}
 	int32_t half = write ? (int32_t)(TLB_SIZE * sizeof(struct tlb_entry)) : 0;
 	_Static_assert(sizeof(struct tlb_entry) == 16, "entry offset = page number << 4");
-	e_mov_rr(b, 4, RAX, *lin);
-	e_shift_ri(b, 4, 5, RAX, 12 - 4);                      /* shr eax, 8 */
+	if (jit_bmi2) {
+		e_rorx(b, RAX, *lin, 12 - 4);                  /* the bits that matter */
+	} else {
+		e_mov_rr(b, 4, RAX, *lin);
+		e_shift_ri(b, 4, 5, RAX, 12 - 4);              /* shr eax, 8 */
+	}
 	e_alu_ri(b, 4, 4, RAX, TLB_MASK << 4);                 /* the entry's offset */
 	e_lea(b, 4, RDI, M(*lin, size - 1));                   /* the last byte's page */
 	e_alu_ri(b, 4, 4, RDI, 0xfffff000u);
@@ -754,10 +761,13 @@ static void emit_alu(struct jc *j, const struct insn *i, int op, int form, int s
 	bool arith = need && !logic;
 	int op1 = ra, op2 = rb, res;
 	if (arith && (writes || ra == RAX)) { /* a changes below */
-		e_mov_rr(b, 4, R10, ra);
-		op1 = R10;
+		/* R9 itself unless a store may still fault with the old
+		 * pending flags (then R10) */
+		int keep = mem_dst ? R10 : R9;
+		e_mov_rr(b, 4, keep, ra);
+		op1 = keep;
 		if (rb == ra)
-			op2 = R10;
+			op2 = keep;
 	}
 	if (carry_in) /* bt r8d, 0 */
 		jb_byte(b, 0x41), jb_byte(b, 0x0f), jb_byte(b, 0xba), jb_byte(b, 0xe0), jb_byte(b, 0x00);
@@ -966,6 +976,23 @@ static void emit_carry(struct jc *j, int reg)
 	}
 	e_setcc(b, CC_B, RDX);
 	e_movx_rr(b, false, 1, reg, RDX);
+}
+
+/* Whether emit_cond answers cc from the host flags, as they are or
+ * rebuilt inline (clobbering only RAX and RCX), without a call. */
+static bool cond_inline(struct jc *j, int cc)
+{
+	if (host_cond_ok(j, cc))
+		return true;
+	bool uses_cf = (cc >> 1) == 1 || (cc >> 1) == 3;
+	switch (j->lf_kind) {
+	case LF_SUB: case LF_ADD: case LF_LOGIC:
+		return true;
+	case LF_INC: case LF_DEC:
+		return !uses_cf;
+	default:
+		return false;
+	}
 }
 
 static int emit_cond(struct jc *j, int cc)
@@ -1239,6 +1266,7 @@ static bool keeps_pending(const struct insn *i)
 	case H_JCC: case H_JMP: case H_CALL: case H_RET: case H_SETCC: case H_CMOV:
 	case H_JMP_RM: case H_CALL_RM: case H_CBW: case H_CWD:
 	case H_SHL_R32: case H_SHR_R32: case H_SAR_R32: /* (by CL: stored first) */
+	case H_IMUL:
 		return true;
 	default:
 		return false;
@@ -1436,6 +1464,35 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 	case H_CMOV: {
 		if (!o32)
 			return false;
+		if (cond_inline(j, i->op)) {
+			/* the source (read whatever the condition) into EDX, then
+			 * the condition in the host flags and a host CMOV */
+			int src;
+			if (i->flags & I_MEM) {
+				emit_ea(j, i);
+				emit_load(j, i, 4, false);
+				e_mov_rr(b, 4, RDX, RAX);
+				src = RDX;
+			} else {
+				src = cached_reg(j, 4, i->rm);
+				if (src < 0) {
+					rd_greg(j, 4, i->rm, RDX);
+					src = RDX;
+				}
+			}
+			int hcc = emit_cond(j, i->op);
+			int d = cached_reg(j, 4, i->reg);
+			uint8_t op[2] = { 0x0f, (uint8_t)(0x40 | hcc) };
+			if (d >= 0) {
+				jb_op_rr(b, 4, op, 2, d, src);
+				j->dirty |= (uint8_t)(1u << i->reg);
+			} else {
+				rd_greg(j, 4, i->reg, RAX);
+				jb_op_rr(b, 4, op, 2, RAX, src);
+				wr_greg(j, 4, i->reg, RAX);
+			}
+			return true;
+		}
 		/* the condition first, while the host flags may still hold it */
 		int hcc = emit_cond(j, i->op);
 		e_setcc(b, hcc, RCX);
@@ -1681,26 +1738,45 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 	case H_IMUL: {
 		if (!o32)
 			return false;
+		bool need = j->need_flags[j->k];
+		int src; /* r/m */
 		if (i->flags & I_MEM) {
 			emit_ea(j, i);
 			emit_load(j, i, 4, false);
+			src = RAX;
 		} else {
-			rd_greg(j, 4, i->rm, RAX);
+			src = cached_reg(j, 4, i->rm);
+			if (src < 0) {
+				rd_greg(j, 4, i->rm, RAX);
+				src = RAX;
+			}
 		}
+		int res, d = cached_reg(j, 4, i->reg);
 		if (i->op) { /* imul r, r/m, imm */
 			e_mov_imm32(b, RCX, i->imm);
+			e_imul_rr(b, 4, RCX, src);
+			res = RCX;
+		} else if (d >= 0) { /* in place */
+			e_imul_rr(b, 4, d, src);
+			res = d;
 		} else {
 			rd_greg(j, 4, i->reg, RCX);
+			e_imul_rr(b, 4, RCX, src);
+			res = RCX;
 		}
-		e_imul_rr(b, 4, RAX, RCX);
-		if (j->need_flags[j->k]) {
-			e_setcc(b, CC_O, RDX);
-			e_movx_rr(b, false, 1, RDX, RDX);
-			e_store(b, 4, CPU(lf_cf), RDX);
-			store_kind(b, LF_MUL, 4);
-			e_store(b, 4, CPU(lf_res), RAX);
+		if (need) { /* pending: CF = OF = the product overflowed */
+			e_setcc(b, CC_O, R9);
+			e_movx_rr(b, false, 1, R9, R9);
+			pend_set(&j->pf, LF_MUL, 4);
+			pend_reg(j, OFF(lf_res), R8, res);
+			pend_field(&j->pf, OFF(lf_cf), PS_REG, R9, 0);
+		} else {
+			j->pf.on = false;
 		}
-		wr_greg(j, 4, i->reg, RAX);
+		if (res == d)
+			j->dirty |= (uint8_t)(1u << i->reg);
+		else
+			wr_greg(j, 4, i->reg, res);
 		j->hf_valid = false;
 		j->lf_kind = j->need_flags[j->k] ? LF_MUL : -1;
 		j->lf_size = 4;
@@ -1811,6 +1887,8 @@ static void choose_cached_regs(struct jc *j, int n)
 
 void jit_init(struct emu_cpu *c)
 {
+	__builtin_cpu_init();
+	jit_bmi2 = __builtin_cpu_supports("bmi2");
 	const char *env = getenv("PCVM_JIT");
 	c->jit_threshold = JIT_DEFAULT_THRESHOLD;
 	if (env) {

@@ -275,6 +275,17 @@ static inline void e_imul_rr(struct jit_buf *b, int size, int dst, int src)
 	jb_op_rr(b, size, op, 2, dst, src);
 }
 
+/* rorx dst32, src32, n (BMI2; dst and src among RAX..RDI) */
+static inline void e_rorx(struct jit_buf *b, int dst, int src, uint8_t n)
+{
+	jb_byte(b, 0xc4);
+	jb_byte(b, 0xe3); /* VEX: no R/X/B extension, map 0F3A */
+	jb_byte(b, 0x7b); /* W0, no vvvv, L0, F2 */
+	jb_byte(b, 0xf0);
+	jb_byte(b, (uint8_t)(0xc0 | (dst & 7) << 3 | (src & 7)));
+	jb_byte(b, n);
+}
+
 /* movzx/movsx reg32, r8/r16 */
 static inline void e_movx_rr(struct jit_buf *b, bool sign, int from, int dst, int src)
 {
