@@ -128,6 +128,7 @@ struct tlb_entry {
 _Static_assert(sizeof(struct tlb_entry) == 16, "the JIT indexes TLB entries by shifting");
 
 #define MODE_TLB_SHIFT 16
+#define MODE_STACK32 (1u << 19)
 
 struct insn;
 struct trace;
@@ -250,7 +251,8 @@ struct emu_cpu {
 	/* For the JIT's one test at a trace's start. Bit s: segment s has
 	 * base 0 and a 4 GiB read limit; bit 8 + s: a 4 GiB write limit too
 	 * (kept by emu_seg_recompute); bit MODE_TLB_SHIFT + n: tlb_r is TLB n,
-	 * tlbs[0], tlbs[1] or tlb_dummy (kept by emu_update_access). */
+	 * tlbs[0], tlbs[1] or tlb_dummy (kept by emu_update_access);
+	 * MODE_STACK32: stack32. */
 	uint32_t mode_bits;
 	bool stepping;             /* running a one-instruction trace */
 	bool step_tf;              /* ... with EFLAGS.TF set: #DB after it */

@@ -1,13 +1,18 @@
 /*
  * The JIT: translates a hot trace of decoded instructions into x86-64 host
- * code. Guest registers stay in struct emu_cpu (RBX holds its address in
- * the generated code); guest memory is reached through the same software
- * TLB as the interpreter, with the compare-and-add fast path inline and
- * the interpreter's slow path called out of line; arithmetic flags are the
- * interpreter's lazy flags, stored only where a later reader (or a possible
- * exception, or the end of the trace) may need them. A conditional branch
- * right after the instruction that set its flags uses the host's own flags:
- * guest and host are both x86, with the same condition codes.
+ * code. Guest registers live in struct emu_cpu (RBX holds its address in
+ * the generated code); the most used ones stay in R12-R15 (and RBP in a
+ * trace that loops on itself) for the whole trace. Guest memory is reached
+ * through the same software TLB as the interpreter, the one the trace was
+ * translated for addressed inside struct emu_cpu, with the compare-and-add
+ * fast path inline and the interpreter's slow path called out of line.
+ * Arithmetic flags are the interpreter's lazy flags: a translation leaves
+ * them pending in R8, R9 and R11 (see struct pend) and stores them only
+ * where something may read them: an exit, a call, or a memory access's
+ * slow path that may fault. A conditional branch after the instruction
+ * that set its flags uses the host's own flags: guest and host are both
+ * x86, with the same condition codes. Scratch: RAX, RCX, RDX, RSI, RDI,
+ * R10.
  *
  * Exits: a trace ends at an unconditional control transfer; a conditional
  * branch in its middle leaves through a side exit when taken. Exits go
@@ -1152,14 +1157,17 @@ static void emit_push_eax(struct jc *j, const struct insn *i)
 {
 	struct jit_buf *b = &j->b;
 	e_mov_rr(b, 4, RCX, RAX);
-	rd_greg(j, 4, 4, RSI);
-	e_alu_ri(b, 4, 5, RSI, 4);                            /* sub esi, 4 */
+	int sp = cached_reg(j, 4, 4);
+	if (sp >= 0) {
+		e_lea(b, 4, RSI, M(sp, -4));
+	} else {
+		rd_greg(j, 4, 4, RSI);
+		e_lea(b, 4, RSI, M(RSI, -4));
+	}
 	struct insn s = *i;
 	s.seg = SEG_SS;
 	emit_store(j, &s, 4);
-	rd_greg(j, 4, 4, RAX);
-	e_alu_ri(b, 4, 5, RAX, 4);
-	wr_greg(j, 4, 4, RAX);
+	wr_greg(j, 4, 4, RSI); /* (the slow path keeps ESI) */
 }
 
 /* EAX = pop (32-bit stack) */
@@ -1170,15 +1178,17 @@ static void emit_pop_eax(struct jc *j, const struct insn *i)
 	struct insn s = *i;
 	s.seg = SEG_SS;
 	emit_load(j, &s, 4, false);
-	rd_greg(j, 4, 4, RCX);
-	e_alu_ri(b, 4, 0, RCX, 4);
+	e_lea(b, 4, RCX, M(RSI, 4)); /* (the slow path keeps ESI) */
 	wr_greg(j, 4, 4, RCX);
 }
 
-/* Exit if the stack is not 32-bit (those run in the interpreter). */
+/* Exit if the stack is not 32-bit (those run in the interpreter): checked
+ * once at the trace's start when it was 32-bit at translation. */
 static void need_stack32(struct jc *j)
 {
 	struct jit_buf *b = &j->b;
+	if (j->mode_need & MODE_STACK32)
+		return;
 	static const uint8_t cmpb[] = { 0x80 };
 	jb_op_mem(b, 4, cmpb, 1, 7, CPU(stack32));
 	jb_byte(b, 0);
@@ -2000,13 +2010,16 @@ bool jit_compile(struct emu_cpu *c, struct trace *t)
 	j->body = body;
 	/* segments used flat, and the check that they still are */
 	j->flat_r = j->flat_w = 0;
+	bool stack_ops = false;
 	for (int k = 0; k < n; k++) {
 		const struct insn *i = &t->insn[k];
 		int s = -1;
+		bool stack = i->hid == H_PUSH_R32 || i->hid == H_PUSH_I32 || i->hid == H_POP_R32 ||
+			     i->hid == H_CALL || i->hid == H_RET || i->hid == H_CALL_RM;
+		stack_ops |= stack;
 		if (i->flags & I_MEM)
 			s = i->seg;
-		else if (i->hid == H_PUSH_R32 || i->hid == H_PUSH_I32 || i->hid == H_POP_R32 ||
-			 i->hid == H_CALL || i->hid == H_RET || i->hid == H_CALL_RM)
+		else if (stack)
 			s = SEG_SS;
 		if (s < 0 || s > SEG_GS)
 			continue;
@@ -2020,7 +2033,9 @@ bool jit_compile(struct emu_cpu *c, struct trace *t)
 	 * test of the CPU's mask */
 	j->mode_need = j->flat_r | (uint32_t)j->flat_w << 8 |
 		       (c->mode_bits & (7u << MODE_TLB_SHIFT));
-	if (!(j->mode_need >> MODE_TLB_SHIFT))
+	if (stack_ops && c->stack32)
+		j->mode_need |= MODE_STACK32;
+	if (!(j->mode_need & (7u << MODE_TLB_SHIFT)))
 		return false; /* (emu_update_access has not run) */
 	{
 		uint8_t *ok = emit_mode_check(j);

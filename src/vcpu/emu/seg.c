@@ -85,13 +85,19 @@ void emu_seg_recompute(struct emu_cpu *c, int s)
 		c->mode_bits |= 0x100u << s;
 }
 
+static void set_stack32(struct emu_cpu *c, bool on)
+{
+	c->stack32 = on;
+	c->mode_bits = (c->mode_bits & ~MODE_STACK32) | (on ? MODE_STACK32 : 0);
+}
+
 void emu_update_mode(struct emu_cpu *c)
 {
 	emu_new_map_gen(c);
 	c->v86 = (c->cr0 & CR0_PE) && (c->eflags & F_VM);
 	c->pmode = (c->cr0 & CR0_PE) && !c->v86;
 	c->code32 = c->pmode && (c->seg[SEG_CS].attr & X86_SEG_ATTR_DB);
-	c->stack32 = c->pmode && (c->seg[SEG_SS].attr & X86_SEG_ATTR_DB);
+	set_stack32(c, c->pmode && (c->seg[SEG_SS].attr & X86_SEG_ATTR_DB));
 	if (c->v86)
 		emu_set_cpl(c, 3);
 	else if (!(c->cr0 & CR0_PE))
@@ -116,7 +122,7 @@ void emu_seg_set_real(struct emu_cpu *c, int s, uint16_t sel)
 	}
 	emu_seg_recompute(c, s);
 	if (s == SEG_SS)
-		c->stack32 = c->pmode && (sg->attr & X86_SEG_ATTR_DB);
+		set_stack32(c, c->pmode && (sg->attr & X86_SEG_ATTR_DB));
 	if (s == SEG_CS) {
 		c->code32 = c->pmode && (sg->attr & X86_SEG_ATTR_DB);
 		emu_new_map_gen(c);
@@ -133,7 +139,7 @@ static void seg_load_desc(struct emu_cpu *c, int s, uint16_t sel, uint32_t lo, u
 	sg->valid = true;
 	emu_seg_recompute(c, s);
 	if (s == SEG_SS)
-		c->stack32 = (sg->attr & X86_SEG_ATTR_DB) != 0;
+		set_stack32(c, (sg->attr & X86_SEG_ATTR_DB) != 0);
 	if (s == SEG_CS) {
 		c->code32 = (sg->attr & X86_SEG_ATTR_DB) != 0;
 		emu_new_map_gen(c);
