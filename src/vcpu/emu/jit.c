@@ -445,6 +445,18 @@ static void pend_reg(struct jc *j, int32_t off, int reg, int src)
 	pend_field(&j->pf, off, PS_REG, reg, 0);
 }
 
+/* Whether lazy-flag field off is pending as an immediate (in *v). */
+static bool lf_imm(const struct jc *j, int32_t off, int32_t *v)
+{
+	if (j->pf.on)
+		for (int n = 0; n < j->pf.n; n++)
+			if (j->pf.f[n].off == off && j->pf.f[n].src == PS_IMM) {
+				*v = (int32_t)j->pf.f[n].v;
+				return true;
+			}
+	return false;
+}
+
 /* The host register holding lazy-flag field off (pending or loaded into
  * scratch from struct emu_cpu). */
 static int lf_reg(struct jc *j, int32_t off, int scratch)
@@ -896,8 +908,13 @@ static void emit_recompute(struct jc *j)
 			e_mov_rr(b, 4, RAX, a);
 			a = RAX;
 		}
-		int c = lf_reg(j, OFF(lf_op2), RCX);
-		e_alu_rr(b, size, j->lf_kind == LF_SUB ? 7 : 0, a, c);
+		int32_t imm;
+		if (lf_imm(j, OFF(lf_op2), &imm)) {
+			e_alu_ri(b, size, j->lf_kind == LF_SUB ? 7 : 0, a, (uint32_t)imm);
+		} else {
+			int c = lf_reg(j, OFF(lf_op2), RCX);
+			e_alu_rr(b, size, j->lf_kind == LF_SUB ? 7 : 0, a, c);
+		}
 		j->hf_valid = j->hf_cf = true;
 		return;
 	}
@@ -1146,7 +1163,8 @@ static void set_eip_rel(struct jc *j, const struct insn *i, uint32_t add, bool o
 {
 	struct jit_buf *b = &j->b;
 	e_load(b, 4, RAX, CPU(trace_eip));
-	e_alu_ri(b, 4, 0, RAX, add);
+	if (add)
+		e_alu_ri(b, 4, 0, RAX, add);
 	if (!o32)
 		e_movx_rr(b, false, 2, RAX, RAX);
 	(void)i;
