@@ -1000,11 +1000,12 @@ static void emit_carry(struct jc *j, int reg)
 	e_movx_rr(b, false, 1, reg, RDX);
 }
 
-/* Whether emit_cond answers cc from the host flags, as they are or
- * rebuilt inline (clobbering only RAX and RCX), without a call. */
-static bool cond_inline(struct jc *j, int cc)
+/* Whether emit_cond answers cc from the host flags, as they are (unless
+ * a memory access comes first: its TLB check clobbers them) or rebuilt
+ * inline (clobbering only RAX and RCX), without a call. */
+static bool cond_inline(struct jc *j, int cc, bool access_first)
 {
-	if (host_cond_ok(j, cc))
+	if (!access_first && host_cond_ok(j, cc))
 		return true;
 	bool uses_cf = (cc >> 1) == 1 || (cc >> 1) == 3;
 	switch (j->lf_kind) {
@@ -1492,7 +1493,7 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 	case H_CMOV: {
 		if (!o32)
 			return false;
-		if (cond_inline(j, i->op)) {
+		if (cond_inline(j, i->op, i->flags & I_MEM)) {
 			/* the source (read whatever the condition) into EDX, then
 			 * the condition in the host flags and a host CMOV */
 			int src;
