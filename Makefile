@@ -48,7 +48,8 @@ SYS_OBJS := $(SYS_SRCS:%.cc=$(BUILD)/obj/%.o)
 # The generators and the comparison are linked into the unit tests, which
 # check the native side. The comparisons against the software CPU are their
 # own binary: `make test-cpudiff` runs the bounded set, `make fuzz-cpu
-# SEED=n COUNT=n` a long random run.
+# SEED=n COUNT=n` a long random run, once interpreted and once with every
+# trace translated by the JIT.
 CPUDIFF_LIB_SRCS := $(filter-out tests/cpudiff/test_%.cc,$(wildcard tests/cpudiff/*.cc))
 CPUDIFF_LIB_OBJS := $(CPUDIFF_LIB_SRCS:%.cc=$(BUILD)/obj/%.o)
 CPUDIFF_TEST_OBJS := $(patsubst %.cc,$(BUILD)/obj/%.o,$(wildcard tests/cpudiff/test_*.cc))
@@ -64,12 +65,16 @@ $(BUILD)/cpudiff-tests: $(CPUDIFF_TEST_OBJS) $(CPUDIFF_LIB_OBJS) \
 
 test-cpudiff: deps
 	$(MAKE) $(BUILD)/cpudiff-tests
-	$(BUILD)/cpudiff-tests --gtest_brief=1
+	PCVM_JIT=off $(BUILD)/cpudiff-tests --gtest_brief=1
+	PCVM_JIT=always $(BUILD)/cpudiff-tests --gtest_brief=1
 
 fuzz-cpu: deps
 	$(MAKE) $(BUILD)/cpudiff-tests
-	CPUDIFF_SEED=$(SEED) CPUDIFF_COUNT=$(COUNT) $(BUILD)/cpudiff-tests \
-		--gtest_also_run_disabled_tests --gtest_filter='*Fuzz*'
+	for jit in off always; do \
+		echo "== PCVM_JIT=$$jit"; \
+		PCVM_JIT=$$jit CPUDIFF_SEED=$(SEED) CPUDIFF_COUNT=$(COUNT) $(BUILD)/cpudiff-tests \
+			--gtest_also_run_disabled_tests --gtest_filter='*Fuzz*' || exit 1; \
+	done
 # ---- end of CPU differential tests ----
 
 GUEST_SRCS := $(wildcard tests/guests/*.asm)
