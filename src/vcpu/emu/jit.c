@@ -488,13 +488,13 @@ static void rd_greg(struct jc *j, int size, int r, int host);
 static void wr_greg(struct jc *j, int size, int r, int host);
 static int cached_reg(const struct jc *j, int size, int r);
 
-/* ESI = the offset of insn's memory operand. */
-static void emit_ea(struct jc *j, const struct insn *i)
+/* dst = the offset of insn's memory operand (RSI and RAX are scratch) */
+static void emit_ea_to(struct jc *j, const struct insn *i, int dst)
 {
 	struct jit_buf *b = &j->b;
 	bool a32 = i->flags & I_A32;
 	if (i->base == REG_NONE && i->index == REG_NONE) {
-		e_mov_imm32(b, RSI, i->disp & i->amask);
+		e_mov_imm32(b, dst, i->disp & i->amask);
 		return;
 	}
 	/* cached registers take part in the LEA directly */
@@ -512,14 +512,20 @@ static void emit_ea(struct jc *j, const struct insn *i)
 			rd_greg(j, 4, i->index, RAX);
 			index = RAX;
 		}
-		e_lea(b, 4, RSI, MX(base, index, i->scale, (int32_t)i->disp));
+		e_lea(b, 4, dst, MX(base, index, i->scale, (int32_t)i->disp));
 	} else if (i->disp) {
-		e_lea(b, 4, RSI, M(base, (int32_t)i->disp));
-	} else if (base != RSI) {
-		e_mov_rr(b, 4, RSI, base);
+		e_lea(b, 4, dst, M(base, (int32_t)i->disp));
+	} else if (base != dst) {
+		e_mov_rr(b, 4, dst, base);
 	}
 	if (!a32)
-		e_movx_rr(b, false, 2, RSI, RSI);
+		e_movx_rr(b, false, 2, dst, dst);
+}
+
+/* ESI = the offset of insn's memory operand. */
+static void emit_ea(struct jc *j, const struct insn *i)
+{
+	emit_ea_to(j, i, RSI);
 }
 
 /* The common part of a memory access: segment limit, linear address, TLB
@@ -1360,10 +1366,17 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 	switch (i->hid) {
 	case H_NOP:
 		return true;
-	case H_LEA16: case H_LEA32:
+	case H_LEA16: case H_LEA32: {
+		int d = i->hid == H_LEA32 ? cached_reg(j, 4, i->reg) : -1;
+		if (d >= 0) { /* straight into the cached register */
+			emit_ea_to(j, i, d);
+			j->dirty |= (uint8_t)(1u << i->reg);
+			return true;
+		}
 		emit_ea(j, i);
 		wr_greg(j, i->hid == H_LEA32 ? 4 : 2, i->reg, RSI);
 		return true;
+	}
 	case H_MOVZX_R8: case H_MOVSX_R8: case H_MOVZX_R16: case H_MOVSX_R16: {
 		bool sign = i->hid == H_MOVSX_R8 || i->hid == H_MOVSX_R16;
 		int from = (i->hid == H_MOVZX_R8 || i->hid == H_MOVSX_R8) ? 1 : 2;
