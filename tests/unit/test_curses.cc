@@ -133,6 +133,15 @@ struct ChildStarter {
 
 // ---- the parent ----
 
+// A tmux server of its own for each test: one that kill-server has just
+// told to stop may still hold a shared socket name, and a new session
+// started there fails with "server exited unexpectedly".
+std::string tmux_socket()
+{
+	static int n;
+	return "pcvm-test-" + std::to_string(getpid()) + "-" + std::to_string(++n);
+}
+
 struct Tmux {
 	std::string dir, tmux;
 	Tmux(const std::string &env)
@@ -140,7 +149,7 @@ struct Tmux {
 		char d[] = "/tmp/pcvm-curses-XXXXXX";
 		if (mkdtemp(d))
 			dir = d;
-		tmux = "tmux -L pcvm-test-" + std::to_string(getpid()) + " -f /dev/null ";
+		tmux = "tmux -L " + tmux_socket() + " -f /dev/null ";
 		std::string cmd = env + " PCVM_CURSES_CHILD=" + dir + " " + self_exe() +
 				  " 2> " + dir + "/child.log; stty -a > " + dir + "/stty; sleep 30";
 		ignore(system((tmux + "new-session -d -s t -x 100 -y 30 \"" + cmd + "\"").c_str()));
@@ -194,7 +203,7 @@ TEST(Curses, InTmux)
 	char dir[] = "/tmp/pcvm-curses-XXXXXX";
 	ASSERT_NE(nullptr, mkdtemp(dir));
 	std::string d = dir;
-	std::string sock = "pcvm-test-" + std::to_string(getpid());
+	std::string sock = tmux_socket();
 	std::string tmux = "tmux -L " + sock + " -f /dev/null ";
 	// the pane runs the child, then records the terminal modes it left
 	std::string cmd = "PCVM_CURSES_CHILD=" + d + " TERM=xterm-256color " + self_exe() +
