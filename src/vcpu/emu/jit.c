@@ -1285,6 +1285,25 @@ static void store_shift_flags(struct jc *j, uint32_t lf, int size, bool by_cl, u
 		e_store_imm(b, 4, CPU(lf_op2), cnt);
 }
 
+/* The host register holding insn's 32-bit r/m operand: a cached guest
+ * register as it is, else scratch (a memory operand is read through EAX). */
+static int rm32_operand(struct jc *j, const struct insn *i, int scratch)
+{
+	if (i->flags & I_MEM) {
+		emit_ea(j, i);
+		emit_load(j, i, 4, false);
+		if (scratch != RAX)
+			e_mov_rr(&j->b, 4, scratch, RAX);
+		return scratch;
+	}
+	int r = cached_reg(j, 4, i->rm);
+	if (r < 0) {
+		rd_greg(j, 4, i->rm, scratch);
+		r = scratch;
+	}
+	return r;
+}
+
 /* Translations that handle pending lazy flags themselves (keep them,
  * replace them, or store them where they read flags); the others find
  * them stored. */
@@ -1509,19 +1528,7 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 		if (cond_inline(j, i->op, i->flags & I_MEM)) {
 			/* the source (read whatever the condition) into EDX, then
 			 * the condition in the host flags and a host CMOV */
-			int src;
-			if (i->flags & I_MEM) {
-				emit_ea(j, i);
-				emit_load(j, i, 4, false);
-				e_mov_rr(b, 4, RDX, RAX);
-				src = RDX;
-			} else {
-				src = cached_reg(j, 4, i->rm);
-				if (src < 0) {
-					rd_greg(j, 4, i->rm, RDX);
-					src = RDX;
-				}
-			}
+			int src = rm32_operand(j, i, RDX);
 			int hcc = emit_cond(j, i->op);
 			int d = cached_reg(j, 4, i->reg);
 			uint8_t op[2] = { 0x0f, (uint8_t)(0x40 | hcc) };
@@ -1781,18 +1788,7 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 		if (!o32)
 			return false;
 		bool need = j->need_flags[j->k];
-		int src; /* r/m */
-		if (i->flags & I_MEM) {
-			emit_ea(j, i);
-			emit_load(j, i, 4, false);
-			src = RAX;
-		} else {
-			src = cached_reg(j, 4, i->rm);
-			if (src < 0) {
-				rd_greg(j, 4, i->rm, RAX);
-				src = RAX;
-			}
-		}
+		int src = rm32_operand(j, i, RAX);
 		int res, d = cached_reg(j, 4, i->reg);
 		if (i->op) { /* imul r, r/m, imm */
 			e_mov_imm32(b, RCX, i->imm);
