@@ -445,33 +445,37 @@ static void pend_reg(struct jc *j, int32_t off, int reg, int src)
 	pend_field(&j->pf, off, PS_REG, reg, 0);
 }
 
-/* Whether lazy-flag field off is pending as an immediate (in *v). */
-static bool lf_imm(const struct jc *j, int32_t off, int32_t *v)
+/* Lazy-flag field off among the pending ones, or NULL. */
+static const struct pfield *pend_find(const struct jc *j, int32_t off)
 {
 	if (j->pf.on)
 		for (int n = 0; n < j->pf.n; n++)
-			if (j->pf.f[n].off == off && j->pf.f[n].src == PS_IMM) {
-				*v = (int32_t)j->pf.f[n].v;
-				return true;
-			}
-	return false;
+			if (j->pf.f[n].off == off)
+				return &j->pf.f[n];
+	return NULL;
+}
+
+/* Whether lazy-flag field off is pending as an immediate (in *v). */
+static bool lf_imm(const struct jc *j, int32_t off, int32_t *v)
+{
+	const struct pfield *f = pend_find(j, off);
+	if (!f || f->src != PS_IMM)
+		return false;
+	*v = (int32_t)f->v;
+	return true;
 }
 
 /* The host register holding lazy-flag field off (pending or loaded into
  * scratch from struct emu_cpu). */
 static int lf_reg(struct jc *j, int32_t off, int scratch)
 {
-	if (j->pf.on)
-		for (int n = 0; n < j->pf.n; n++) {
-			const struct pfield *f = &j->pf.f[n];
-			if (f->off != off)
-				continue;
-			if (f->src == PS_REG)
-				return f->reg;
-			e_mov_imm32(&j->b, scratch, f->v); /* PS_IMM: slots are for slow paths */
-			return scratch;
-		}
-	e_load(&j->b, 4, scratch, M(RBX, off));
+	const struct pfield *f = pend_find(j, off);
+	if (f && f->src == PS_REG)
+		return f->reg;
+	if (f) /* PS_IMM: slots are for slow paths only */
+		e_mov_imm32(&j->b, scratch, f->v);
+	else
+		e_load(&j->b, 4, scratch, M(RBX, off));
 	return scratch;
 }
 
@@ -529,11 +533,11 @@ static void emit_ea(struct jc *j, const struct insn *i)
 }
 
 /* The common part of a memory access: segment limit, linear address, TLB
- * entry check (the TLB tlb_r pointed to at translation, which the
- * trace's start checks, inside struct emu_cpu; tlb_w follows it); leaves RDI = host
- * address base (add) so that the access is [RDI + *lin], *lin being RSI
- * (flat: the offset is the linear address) or RDX. Both misses jump to the
- * returned stub. */
+ * entry check (in the TLB tlb_r pointed to at translation, addressed
+ * inside struct emu_cpu; the trace's start checks it is still the one in
+ * use; tlb_w follows it). Leaves RDI = host address base (add) so that the
+ * access is [RDI + *lin], *lin being RSI (flat: the offset is the linear
+ * address) or RDX. Both misses jump to the returned stub. */
 static struct stub *emit_tlb(struct jc *j, const struct insn *i, int size, bool write, int *lin)
 {
 	struct jit_buf *b = &j->b;
@@ -709,6 +713,12 @@ static void wr_greg(struct jc *j, int size, int r, int host)
 	}
 }
 
+/* A 32-bit cached guest register r was written in its host register. */
+static void set_dirty(struct jc *j, int r)
+{
+	j->dirty |= (uint8_t)(1u << r);
+}
+
 /* Cached guest registers that may have changed go back to struct
  * emu_cpu (before any exit to the interpreter). */
 static void emit_writeback(struct jc *j)
@@ -851,7 +861,7 @@ static void emit_alu(struct jc *j, const struct insn *i, int op, int form, int s
 		} else if (ra == RAX) {
 			wr_greg(j, size, i->reg, RAX);
 		} else {
-			j->dirty |= (uint8_t)(1u << i->reg);
+			set_dirty(j, i->reg);
 		}
 	}
 	/* movs only from here: the host flags survive */
@@ -1333,12 +1343,12 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 	int op, form, size;
 	bool o32 = i->flags & I_O32;
 	uint32_t amask = o32 ? 0xffffffffu : 0xffffu;
-	if (!via_helper(i) && !keeps_pending(i))
-		flush_flags(j);
-	if (via_helper(i)) {
+	if (via_helper(i)) { /* (it stores pending flags with the registers) */
 		emit_helper(j, i);
 		return true;
 	}
+	if (!keeps_pending(i))
+		flush_flags(j);
 	if (alu_handler(i->hid, &op, &form, &size)) {
 		emit_alu(j, i, op, form, size);
 		return true;
@@ -1350,10 +1360,10 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 			int sr = size == 4 ? cached_reg(j, 4, i->rm) : -1;
 			if (d >= 0 && sr >= 0) {
 				e_mov_rr(b, 4, d, sr);
-				j->dirty |= (uint8_t)(1u << i->reg);
+				set_dirty(j, i->reg);
 			} else if (d >= 0) {
 				rd_greg(j, 4, i->rm, d);
-				j->dirty |= (uint8_t)(1u << i->reg);
+				set_dirty(j, i->reg);
 			} else {
 				rd_greg(j, size, i->rm, RAX);
 				wr_greg(j, size, i->reg, RAX);
@@ -1389,7 +1399,7 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 		int d = i->hid == H_LEA32 ? cached_reg(j, 4, i->reg) : -1;
 		if (d >= 0) { /* straight into the cached register */
 			emit_ea_to(j, i, d);
-			j->dirty |= (uint8_t)(1u << i->reg);
+			set_dirty(j, i->reg);
 			return true;
 		}
 		emit_ea(j, i);
@@ -1403,7 +1413,7 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 		int sr = cached_reg(j, from, i->rm);
 		if (d >= 0 && sr >= 0) { /* movzx/movsx d, sr */
 			e_movx_rr(b, sign, from, d, sr);
-			j->dirty |= (uint8_t)(1u << i->reg);
+			set_dirty(j, i->reg);
 			return true;
 		}
 		rd_greg(j, from, i->rm, RAX);
@@ -1430,7 +1440,7 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 		int r = size == 4 ? cached_reg(j, 4, i->reg) : -1;
 		if (r >= 0) {
 			e_grp_r(b, 4, 0xff, inc ? 0 : 1, r);
-			j->dirty |= (uint8_t)(1u << i->reg);
+			set_dirty(j, i->reg);
 		} else {
 			rd_greg(j, size, i->reg, RAX);
 			e_grp_r(b, size, 0xff, inc ? 0 : 1, RAX);
@@ -1534,7 +1544,7 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 			uint8_t op[2] = { 0x0f, (uint8_t)(0x40 | hcc) };
 			if (d >= 0) {
 				jb_op_rr(b, 4, op, 2, d, src);
-				j->dirty |= (uint8_t)(1u << i->reg);
+				set_dirty(j, i->reg);
 			} else {
 				rd_greg(j, 4, i->reg, RAX);
 				jb_op_rr(b, 4, op, 2, RAX, src);
@@ -1742,7 +1752,7 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 			if (r == RAX)
 				wr_greg(j, 4, i->rm, RAX);
 			else
-				j->dirty |= (uint8_t)(1u << i->rm);
+				set_dirty(j, i->rm);
 			j->lf_kind = need ? (int)lf : -1;
 			j->lf_size = 4;
 			j->hf_valid = false;
@@ -1812,11 +1822,11 @@ static bool emit_insn(struct jc *j, const struct insn *i, bool last)
 			j->pf.on = false;
 		}
 		if (res == d)
-			j->dirty |= (uint8_t)(1u << i->reg);
+			set_dirty(j, i->reg);
 		else
 			wr_greg(j, 4, i->reg, res);
 		j->hf_valid = false;
-		j->lf_kind = j->need_flags[j->k] ? LF_MUL : -1;
+		j->lf_kind = need ? LF_MUL : -1;
 		j->lf_size = 4;
 		return true;
 	}
